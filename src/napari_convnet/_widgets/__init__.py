@@ -1,0 +1,1 @@
+"""Thin napari widgets. They talk to Keras only through ``napari_convnet.engine``."""

@@ -1,0 +1,58 @@
+"""The ``napari-convnet`` command: info / data / presets / train / evaluate / predict / demo.
+
+Each subcommand lives in its own module of this package and exposes
+``add_parser(subparsers)`` (which sets ``func`` on its parser). Subcommand modules import
+``napari_convnet.core`` (and so Keras) only inside ``func``, so ``--help`` stays fast.
+The CLI calls core in-process; the GUI calls the same core through the engine.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+from napari_convnet import __version__
+from napari_convnet.errors import ConvnetError
+
+# order = order in --help
+_SUBCOMMANDS = ("info", "data", "presets", "train", "evaluate", "predict", "inspect", "demo")
+
+
+def build_parser():
+    """Return the argument parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="napari-convnet",
+        description="Train, inspect and apply convolutional image classifiers (Keras).",
+    )
+    parser.add_argument("--version", action="version", version=f"napari-convnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"napari_convnet.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"napari_convnet.cli.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; return the process exit status (0 ok, 1 failed, 2 bad input)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConvnetError as exc:
+        print(f"napari-convnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"napari-convnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"napari-convnet {args.command}: interrupted", file=sys.stderr)
+        return 130

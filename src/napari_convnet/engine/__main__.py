@@ -1,0 +1,3 @@
+from napari_convnet.engine.server import main
+
+main()

@@ -1,0 +1,473 @@
+"""Engine client: starts the Keras child process and talks to it. Imports no Keras.
+
+Used by the widgets (napari's process) and by ``napari-convnet info``. One engine runs one
+request at a time; further requests queue in the child. Thread-safe.
+
+Examples
+--------
+>>> engine = Engine()
+>>> engine.start()                      # returns at once; TensorFlow loads in the child
+>>> job = engine.submit("device_benchmark", seconds=1.0)
+>>> for event in job.events():          # progress events while it runs
+...     pass
+>>> job.result()["gflops"]              # doctest: +SKIP
+"""
+
+import atexit
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Client, Listener
+
+from napari_convnet.engine import protocol
+from napari_convnet.errors import EngineCrashed, EngineError, JobError, JobStopped
+
+STOPPED, STARTING, READY, CRASHED = "stopped", "starting", "ready", "crashed"
+
+_DONE = object()
+
+
+class Job:
+    """One request sent to the engine.
+
+    Iterate :meth:`events` for progress, then read :meth:`result`. A job stopped by the
+    user returns whatever the request kept (e.g. a model with its best weights) and sets
+    :attr:`stopped`.
+    """
+
+    def __init__(self, engine, req_id, op):
+        self.engine = engine
+        self.id = req_id
+        self.op = op
+        self.stopped = False
+        self._queue = queue.Queue()
+        self._outcome = None  # ("value", v) or ("error", exc)
+        self._done = threading.Event()
+
+    @property
+    def done(self):
+        """True once the engine answered (result, error or crash)."""
+        return self._done.is_set()
+
+    def _deliver(self, message):
+        self._queue.put(message)
+
+    def _finish(self, kind, payload):
+        if self._done.is_set():
+            return
+        self._outcome = (kind, payload)
+        self._done.set()
+        self._queue.put(_DONE)
+
+    def events(self, timeout=None):
+        """Yield progress events (dicts) until the request finishes.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Longest wait in seconds for the next event; ``None`` waits forever.
+        """
+        while True:
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise EngineError(
+                    f"No word from the engine for {timeout} s while running {self.op!r}."
+                ) from None
+            if item is _DONE:
+                return
+            yield item
+
+    def result(self, timeout=None):
+        """Return the request's value, or raise what went wrong.
+
+        Raises
+        ------
+        JobError
+            The request raised in the engine (message and traceback from the child).
+        EngineCrashed
+            The engine process died while this request was pending.
+        EngineError
+            No answer within ``timeout`` seconds.
+        """
+        if not self._done.wait(timeout):
+            raise EngineError(f"The engine did not finish {self.op!r} within {timeout} s.")
+        kind, payload = self._outcome
+        if kind == "error":
+            raise payload
+        return payload
+
+    def stop(self):
+        """Ask the engine to stop this request (cooperative; returns at once)."""
+        self.engine._send_stop(self)
+
+
+class Engine:
+    """Client of one engine child process.
+
+    Parameters
+    ----------
+    python : str, optional
+        Interpreter for the child; default: the current one.
+    env : dict, optional
+        Extra environment variables for the child (e.g. ``CUDA_VISIBLE_DEVICES``).
+    """
+
+    def __init__(self, python=None, env=None):
+        self.python = python or sys.executable
+        self.extra_env = dict(env or {})
+        self.state = STOPPED
+        self.info = None
+        self.last_error = None
+        self.log_path = None
+        self._lock = threading.RLock()
+        self._send_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._proc = None
+        self._conn = None
+        self._jobs = {}
+        self._next_id = 1
+        self._generation = 0
+        self._listeners = []
+
+    # -- life cycle -----------------------------------------------------------------------
+    @property
+    def pid(self):
+        """Process id of the child, or None."""
+        return self._proc.pid if self._proc is not None else None
+
+    def add_listener(self, callback):
+        """Call ``callback(state)`` (from any thread) whenever the state changes."""
+        self._listeners.append(callback)
+
+    def _set_state(self, state, error=None):
+        self.state = state
+        if error is not None:
+            self.last_error = error
+        for callback in list(self._listeners):
+            try:
+                callback(state)
+            except Exception:  # noqa: BLE001 - a broken listener must not kill the engine
+                pass
+
+    def start(self):
+        """Start the child in the background unless it is starting or running."""
+        with self._lock:
+            if self.state in (STARTING, READY):
+                return
+            self._generation += 1
+            self._ready.clear()
+            self.info = None
+            self._set_state(STARTING)
+            threading.Thread(
+                target=self._launch, args=(self._generation,), name="engine-start", daemon=True
+            ).start()
+
+    def wait_ready(self, timeout=None):
+        """Start if needed, wait until the child is ready, return its device info.
+
+        Raises
+        ------
+        EngineError
+            The child failed to start (the message has the end of its log).
+        """
+        self.start()
+        if not self._ready.wait(timeout):
+            raise EngineError(f"The engine did not start within {timeout} s.")
+        if self.state != READY:
+            raise EngineCrashed(self.last_error or "The engine failed to start.")
+        return self.info
+
+    def _launch(self, generation):
+        authkey = secrets.token_bytes(32)
+        listener = Listener(authkey=authkey)
+        log = tempfile.NamedTemporaryFile(prefix="napari-convnet-engine-", suffix=".log",
+                                          delete=False)
+        env = dict(os.environ, **self.extra_env)
+        env[protocol.ADDRESS_ENV] = str(listener.address)
+        env[protocol.AUTHKEY_ENV] = authkey.hex()
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-m", "napari_convnet.engine"],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        except OSError as exc:
+            listener.close()
+            log.close()
+            self._fail_start(generation, f"Could not start the engine with {self.python}: {exc}")
+            return
+        log.close()
+        self.log_path = log.name
+        with self._lock:
+            self._proc = proc
+        try:
+            conn = self._accept(listener, authkey, proc)
+            hello = self._await_hello(conn, proc)
+        except EngineError as exc:
+            self._kill(proc)
+            self._fail_start(generation, str(exc))
+            return
+        finally:
+            listener.close()
+        with self._lock:
+            if generation != self._generation:  # restarted meanwhile
+                conn.close()
+                return
+            self._conn = conn
+            self.info = hello["info"]
+            self._set_state(READY)
+            self._ready.set()
+        threading.Thread(target=self._read_loop, args=(conn, proc, generation),
+                         name="engine-reader", daemon=True).start()
+
+    def _accept(self, listener, authkey, proc):
+        box = {}
+
+        def accept():
+            try:
+                box["conn"] = listener.accept()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                box["error"] = exc
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
+        while thread.is_alive():
+            thread.join(0.1)
+            if thread.is_alive() and (proc.poll() is not None or time.monotonic() > deadline):
+                # Unblock accept() portably by connecting ourselves, then give up.
+                try:
+                    Client(listener.address, authkey=authkey).close()
+                except Exception:  # noqa: BLE001
+                    pass
+                thread.join(5)
+                box.pop("conn", None)
+                raise EngineError(self._death_message(proc, "while starting"))
+        if "conn" not in box:
+            raise EngineError(f"The engine could not connect: {box.get('error')}")
+        return box["conn"]
+
+    def _await_hello(self, conn, proc):
+        deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
+        while not conn.poll(0.2):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise EngineError(self._death_message(proc, "while importing TensorFlow"))
+        try:
+            hello = conn.recv()
+        except (EOFError, OSError):
+            raise EngineError(self._death_message(proc, "while importing TensorFlow")) from None
+        return hello
+
+    def _fail_start(self, generation, message):
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._set_state(CRASHED, message)
+            self._ready.set()
+
+    def _read_loop(self, conn, proc, generation):
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = message.get("kind")
+            with self._lock:
+                job = self._jobs.get(message.get("id"))
+            if job is None:
+                continue
+            if kind == "event":
+                job._deliver(message["event"])
+                continue
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            if kind == "result":
+                job._finish("value", message["value"])
+            elif kind == "stopped":
+                job.stopped = True
+                job._finish("value", message["value"])
+            elif kind == "error":
+                job._finish("error", JobError(
+                    message["message"], kind=message["type"],
+                    user_error=message["user_error"], remote_traceback=message["traceback"],
+                ))
+        # The connection closed: either we shut it down or the child died.
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        with self._lock:
+            if generation != self._generation:
+                return
+            crashed = self.state != STOPPED
+            message = self._death_message(proc, "") if crashed else "The engine was shut down."
+            pending, self._jobs = list(self._jobs.values()), {}
+            self._conn = None
+            if crashed:
+                self._set_state(CRASHED, message)
+        for job in pending:
+            job._finish("error", EngineCrashed(message))
+
+    def _death_message(self, proc, when):
+        code = proc.poll()
+        if code is None:
+            how = "stopped answering"
+        elif code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = f"was killed by {name}"
+            if -code == signal.SIGKILL:
+                how += " (often the system ran out of memory)"
+        else:
+            how = f"exited with status {code}"
+        tail = _tail(self.log_path)
+        text = f"The compute engine {how}{' ' + when if when else ''}. napari is unaffected; "
+        text += "the next request starts a fresh engine."
+        if tail:
+            text += f"\nLast lines of the engine log ({self.log_path}):\n{tail}"
+        return text
+
+    def restart(self):
+        """Stop the child (if any) and start a fresh one in the background."""
+        self.shutdown()
+        self.start()
+
+    def shutdown(self, timeout=5.0):
+        """Ask the child to exit; terminate it if it does not within ``timeout`` seconds."""
+        with self._lock:
+            proc, conn = self._proc, self._conn
+            self._generation += 1
+            self._set_state(STOPPED)
+            self._ready.clear()
+            pending, self._jobs = list(self._jobs.values()), {}
+            self._proc = self._conn = None
+        for job in pending:
+            job._finish("error", JobStopped(f"The engine was shut down while running {job.op!r}."))
+        if conn is not None:
+            try:
+                with self._send_lock:
+                    conn.send(protocol.SHUTDOWN)
+            except (OSError, ValueError):
+                pass
+        if proc is not None:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill(proc)
+        if conn is not None:
+            conn.close()
+
+    @staticmethod
+    def _kill(proc):
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    # -- requests -----------------------------------------------------------------------
+    def submit(self, op, **kwargs):
+        """Send request ``op`` (starting the engine if needed) and return its :class:`Job`.
+
+        Does not block on start-up: the request is sent from a background thread once the
+        engine is ready, and fails with :class:`EngineCrashed` if it cannot start.
+        """
+        with self._lock:
+            if self.state in (STOPPED, CRASHED):
+                self.start()
+            job = Job(self, self._next_id, op)
+            self._next_id += 1
+            self._jobs[job.id] = job
+        if self._ready.is_set() and self.state == READY:
+            self._send_request(job, kwargs)
+        else:
+            threading.Thread(target=self._send_when_ready, args=(job, kwargs),
+                             daemon=True).start()
+        return job
+
+    def _send_when_ready(self, job, kwargs):
+        self._ready.wait()
+        if self.state != READY:
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            job._finish("error", EngineCrashed(self.last_error or "The engine is not running."))
+            return
+        self._send_request(job, kwargs)
+
+    def _send_request(self, job, kwargs):
+        try:
+            with self._send_lock:
+                self._conn.send(protocol.request(job.id, job.op, kwargs))
+        except (OSError, ValueError, AttributeError) as exc:
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            job._finish("error", EngineCrashed(f"Could not reach the engine: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - e.g. unpicklable arguments
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            job._finish("error", EngineError(f"Could not send {job.op!r} to the engine: {exc}"))
+
+    def _send_stop(self, job):
+        conn = self._conn
+        if conn is None or job.done:
+            return
+        try:
+            with self._send_lock:
+                conn.send(protocol.stop(job.id))
+        except (OSError, ValueError):
+            pass
+
+    def stop_job(self, job, timeout=30.0):
+        """Stop ``job``; if the engine does not finish it within ``timeout`` s, kill the engine.
+
+        Returns
+        -------
+        bool
+            True if the job ended by itself, False if the engine had to be terminated.
+        """
+        job.stop()
+        if job._done.wait(timeout):
+            return True
+        proc = self._proc
+        if proc is not None:
+            self._kill(proc)
+        job._done.wait(10)
+        return False
+
+    def call(self, op, timeout=None, **kwargs):
+        """Run request ``op`` and return its result, ignoring progress events."""
+        return self.submit(op, **kwargs).result(timeout)
+
+
+def _tail(path, lines=15):
+    if not path:
+        return ""
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:]).rstrip()
+    except OSError:
+        return ""
+
+
+_ENGINE = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_engine():
+    """Return the engine shared by all widgets of this napari session (created lazily)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = Engine()
+            atexit.register(_ENGINE.shutdown)
+        return _ENGINE

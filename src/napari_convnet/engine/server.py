@@ -1,0 +1,131 @@
+"""The engine child: ``python -m napari_convnet.engine``.
+
+Imports Keras/TensorFlow (never done in napari's process), then serves requests from the
+parent one at a time on the main thread. A reader thread keeps listening while a job runs,
+so a stop request reaches the job, and the child exits as soon as the parent goes away
+(no orphan processes, even if napari is killed).
+"""
+
+import os
+import queue
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Client
+
+from napari_convnet.engine import protocol
+
+
+class JobContext:
+    """What a job function receives: event emitter, stop flag, and the engine's state.
+
+    Attributes
+    ----------
+    state : dict
+        Lives as long as the engine: the current model and its bundle metadata
+        (``state["model"]``, ``state["meta"]``), caches.
+    """
+
+    def __init__(self, conn, send_lock, req_id, state):
+        self._conn = conn
+        self._send_lock = send_lock
+        self.req_id = req_id
+        self.state = state
+        self.stop_event = threading.Event()
+
+    def emit(self, event):
+        """Send a progress event (a JSON-able dict) to the client."""
+        _send(self._conn, self._send_lock, {"kind": "event", "id": self.req_id, "event": event})
+
+    def should_stop(self):
+        """Return True once the user asked to stop this request."""
+        return self.stop_event.is_set()
+
+
+def _send(conn, lock, message):
+    with lock:
+        conn.send(message)
+
+
+def _reader(conn, inbox, current):
+    """Forward parent messages to the main loop; stop requests go straight to the job."""
+    try:
+        while True:
+            message = conn.recv()
+            if message.get("kind") == "stop":
+                ctx = current.get("ctx")
+                if ctx is not None and ctx.req_id == message["id"]:
+                    ctx.stop_event.set()
+                continue
+            inbox.put(message)
+            if message.get("kind") == "shutdown":
+                return
+    except (EOFError, OSError):
+        # The parent is gone (closed, crashed or killed): leave at once, whatever runs.
+        os._exit(0)
+
+
+def serve(conn):
+    """Serve requests until shutdown; ``conn`` is a connected ``Connection``."""
+    from napari_convnet.engine import jobs  # imports Keras/TensorFlow
+
+    send_lock = threading.Lock()
+    state = {}
+    _send(conn, send_lock, {"kind": "hello", "info": jobs.device_info()})
+    inbox = queue.Queue()
+    current = {}
+    threading.Thread(target=_reader, args=(conn, inbox, current), daemon=True).start()
+    while True:
+        message = inbox.get()
+        if message["kind"] == "shutdown":
+            return
+        ctx = JobContext(conn, send_lock, message["id"], state)
+        current["ctx"] = ctx
+        try:
+            value = jobs.run(message["op"], ctx, message.get("kwargs") or {})
+            kind = "stopped" if ctx.should_stop() else "result"
+            reply = {"kind": kind, "id": ctx.req_id, "value": value}
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the client
+            from napari_convnet.errors import ConvnetError
+
+            reply = {
+                "kind": "error",
+                "id": ctx.req_id,
+                "type": type(exc).__name__,
+                "message": str(exc) or type(exc).__name__,
+                "traceback": traceback.format_exc(),
+                "user_error": isinstance(exc, ConvnetError),
+            }
+        finally:
+            current.pop("ctx", None)
+        try:
+            _send(conn, send_lock, reply)
+        except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+            _send(
+                conn,
+                send_lock,
+                {
+                    "kind": "error",
+                    "id": ctx.req_id,
+                    "type": type(exc).__name__,
+                    "message": f"the engine could not send the result back: {exc}",
+                    "traceback": traceback.format_exc(),
+                    "user_error": False,
+                },
+            )
+
+
+def main():
+    """Connect to the parent named in the environment and serve."""
+    address = os.environ[protocol.ADDRESS_ENV]
+    authkey = bytes.fromhex(os.environ[protocol.AUTHKEY_ENV])
+    conn = Client(address, authkey=authkey)
+    try:
+        serve(conn)
+    finally:
+        conn.close()
+    # Skip interpreter teardown: TensorFlow's atexit handlers can take seconds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+

@@ -1,0 +1,145 @@
+"""The engine child process: round trip, events, errors, stop, crash recovery, no orphans."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from napari_convnet.engine import Engine
+from napari_convnet.engine.client import CRASHED, READY, STOPPED
+from napari_convnet.errors import EngineCrashed, JobError
+
+START_TIMEOUT = 180
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def _wait_dead(pid, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def engine():
+    eng = Engine()
+    eng.wait_ready(START_TIMEOUT)
+    yield eng
+    eng.shutdown()
+
+
+def test_start_is_lazy_and_reports_device(engine):
+    info = engine.info
+    assert engine.state == READY
+    assert info["backend"] == "tensorflow"
+    assert info["tensorflow"].count(".") >= 2 and info["keras"].startswith("3.")
+    assert info["device"] == (info["gpus"][0]["name"] if info["gpus"] else "CPU")
+    assert info["pid"] == engine.pid != os.getpid()
+    # the client side never imports TensorFlow
+    assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+
+def test_round_trip_streams_events_then_result(engine):
+    job = engine.submit("device_benchmark", seconds=0.5, size=64)
+    events = list(job.events(timeout=60))
+    result = job.result(timeout=60)
+    assert events and all(e["type"] == "progress" for e in events)
+    assert result["steps"] >= len(events) > 0
+    assert result["gflops"] > 0
+    assert "CPU" in result["device"] or "GPU" in result["device"]
+
+
+def test_exception_in_child_carries_message_and_traceback(engine):
+    with pytest.raises(JobError) as info:
+        engine.call("device_benchmark", timeout=60, no_such_argument=1)
+    assert info.value.kind == "TypeError"
+    assert "no_such_argument" in str(info.value)
+    assert "Traceback" in info.value.remote_traceback
+    assert "jobs.py" in info.value.remote_traceback
+    assert not info.value.user_error
+    # the engine survives an error
+    assert engine.call("info", timeout=60)["pid"] == engine.pid
+
+
+def test_unknown_request_is_a_clear_error(engine):
+    with pytest.raises(JobError, match="no request named 'train_a_unicorn'"):
+        engine.call("train_a_unicorn", timeout=60)
+
+
+def test_stop_request_is_honoured(engine):
+    job = engine.submit("device_benchmark", seconds=120, size=64)
+    next(iter(job.events(timeout=60)))
+    started = time.monotonic()
+    assert engine.stop_job(job, timeout=30)
+    assert job.stopped
+    assert job.result()["seconds"] < 60
+    assert time.monotonic() - started < 30
+    assert engine.state == READY
+
+
+def test_killed_child_gives_clear_error_and_next_request_restarts():
+    eng = Engine()
+    try:
+        eng.wait_ready(START_TIMEOUT)
+        first_pid = eng.pid
+        job = eng.submit("device_benchmark", seconds=120, size=64)
+        next(iter(job.events(timeout=60)))
+        os.kill(first_pid, signal.SIGKILL)
+        with pytest.raises(EngineCrashed, match="SIGKILL"):
+            job.result(timeout=30)
+        assert eng.state == CRASHED
+        assert "next request starts a fresh engine" in eng.last_error
+        # the next request starts a fresh child and works
+        info = eng.call("info", timeout=START_TIMEOUT)
+        assert info["pid"] != first_pid and eng.state == READY
+    finally:
+        eng.shutdown()
+
+
+def test_shutdown_leaves_no_orphan():
+    eng = Engine()
+    eng.wait_ready(START_TIMEOUT)
+    pid = eng.pid
+    eng.shutdown()
+    assert eng.state == STOPPED
+    assert _wait_dead(pid)
+
+
+def test_child_exits_when_parent_is_killed(tmp_path):
+    # napari killed hard (no atexit): the child notices the closed connection and exits
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from napari_convnet.engine import Engine
+        e = Engine(); e.wait_ready(180)
+        print(e.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        child_pid = int(parent.stdout.readline())
+        assert _alive(child_pid)
+        parent.kill()
+        parent.wait()
+        assert _wait_dead(child_pid), "engine child outlived its killed parent"
+    finally:
+        parent.kill()

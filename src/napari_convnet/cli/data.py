@@ -1,0 +1,104 @@
+"""``napari-convnet data DATA``: check a folder of labelled images before training on it."""
+
+import json
+
+_DEFAULT_SIZE = (64, 64)
+
+
+def add_config_arguments(parser):
+    """Add the DataConfig options (``--image-size H W``, ``--channels``...) to a parser.
+
+    Defaults are None so that only the options given override a config; see
+    :func:`config_kwargs`. Other subcommands (train) reuse this.
+    """
+    group = parser.add_argument_group("reading images")
+    group.add_argument("--image-size", nargs=2, type=int, metavar=("H", "W"),
+                       help=f"model input size (default: {_DEFAULT_SIZE[0]} {_DEFAULT_SIZE[1]})")
+    group.add_argument("--channels", type=int,
+                       help="convert every image to this many channels (default: from the data)")
+    group.add_argument("--channel-axis", type=int,
+                       help="channel axis of the raw arrays (default: detect)")
+    group.add_argument("--normalization", choices=("percentile", "range", "none"),
+                       help="per-image normalisation (default: percentile)")
+    group.add_argument("--percentiles", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                       help="percentiles mapped to 0 and 1 (default: 1 99.8)")
+    group.add_argument("--stack-rule", choices=("max", "middle", "slices"),
+                       help="Z/T stacks: max projection, middle slice or each slice (default: max)")
+    group.add_argument("--resize", choices=("pad", "crop", "stretch"),
+                       help="fit the input size by padding, cropping or stretching (default: pad)")
+    group.add_argument("--validation-split", type=float,
+                       help="fraction of each class for validation (default: 0.2)")
+    group.add_argument("--test-split", type=float,
+                       help="fraction of each class for testing (default: 0)")
+    group.add_argument("--seed", type=int, help="seed of the splits and shuffling (default: 1337)")
+
+
+def config_kwargs(args):
+    """The DataConfig keyword arguments given on the command line (tuples for pairs)."""
+    names = ("image_size", "channels", "channel_axis", "normalization", "percentiles",
+             "stack_rule", "resize", "validation_split", "test_split", "seed")
+    kwargs = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    for pair in ("image_size", "percentiles"):
+        if pair in kwargs:
+            kwargs[pair] = tuple(kwargs[pair])
+    return kwargs
+
+
+def add_parser(subparsers):
+    """Register the ``data`` subcommand."""
+    parser = subparsers.add_parser(
+        "data", help="summarise a folder of labelled images: classes, counts, shapes, bad files",
+        description="Index DATA/<class>/<images> or DATA/train|val|test/<class>/<images>: "
+                    "print class names, counts per split, image shapes/dtypes and bad files.",
+    )
+    parser.add_argument("data", metavar="DATA", help="folder of class folders")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _table(summary):
+    names = summary["class_names"]
+    splits = list(summary["counts"])
+    width = max(len("class"), *(len(n) for n in names))
+    lines = ["  " + "class".ljust(width) + "".join(f"{s:>12}" for s in splits)]
+    for name in names:
+        lines.append("  " + name.ljust(width)
+                     + "".join(f"{summary['counts'][s][name]:>12}" for s in splits))
+    lines.append("  " + "total".ljust(width)
+                 + "".join(f"{summary['totals'][s]:>12}" for s in splits))
+    return lines
+
+
+def _text(summary):
+    out = [f"Dataset   {summary['root']} ({summary['layout']} layout, {summary['files']} files)",
+           f"Classes   {len(summary['class_names'])}: {', '.join(summary['class_names'])}",
+           *_table(summary)]
+    shapes = ", ".join(f"{k} ({v})" for k, v in summary["shapes"].items())
+    dtypes = ", ".join(f"{k} ({v})" for k, v in summary["dtypes"].items())
+    config = summary["config"]
+    out += [f"Shapes    {shapes}", f"Dtypes    {dtypes}",
+            f"Input     {config['image_size'][0]}x{config['image_size'][1]}x"
+            f"{summary['channels']} ({config['resize']}, {config['normalization']} "
+            f"normalisation, stack rule {config['stack_rule']})"]
+    imbalance = summary["imbalance"]
+    if imbalance["imbalanced"]:
+        weights = ", ".join(f"{k}: {v}" for k, v in summary["class_weights"].items())
+        out.append(f"Imbalance {imbalance['ratio']}x ({imbalance['largest']} vs "
+                   f"{imbalance['smallest']}); class weights {weights}")
+    for note in summary["notes"]:
+        out.append(f"Note      {note}")
+    if summary["bad_files"]:
+        out.append(f"Bad files {len(summary['bad_files'])} (skipped):")
+        out += [f"  {b['path']}: {b['reason']}" for b in summary["bad_files"]]
+    return "\n".join(out)
+
+
+def run(args):
+    """Index the folder and print its summary (text, or JSON with ``--json``)."""
+    from napari_convnet.core.data import DataConfig, index_folder
+
+    index = index_folder(args.data, DataConfig(**config_kwargs(args)))
+    summary = index.summary()
+    print(json.dumps(summary) if args.json else _text(summary))
+    return 0

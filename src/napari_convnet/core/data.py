@@ -1,0 +1,349 @@
+"""Labelled image folders: configuration, indexing, validation, splits and loading.
+
+Two layouts are understood (class names are folder names, sorted; hidden entries ignored;
+subfolders inside a class folder belong to that class):
+
+- ``DATA/<class>/<images>``: split into train/validation(/test), seeded and stratified;
+- ``DATA/train/<class>/...`` with optional ``val/`` or ``validation/`` and ``test/``: the given
+  split; without a validation folder, validation is split off train (seeded, stratified).
+
+Indexing imports no TensorFlow; :func:`make_dataset` (see :mod:`.pipeline`) does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from napari_convnet.core.images import IMAGE_SUFFIXES, normalize, preprocess_array, read_image
+from napari_convnet.core.pipeline import augment_batch, load_split, make_dataset
+from napari_convnet.core.walk import BadFile, Sample, find_class_files, probe_files, split_files
+from napari_convnet.errors import DatasetError
+
+__all__ = [
+    "IMAGE_SUFFIXES", "BadFile", "DataConfig", "DatasetIndex", "Sample", "augment_batch",
+    "index_folder", "load_split", "make_dataset", "normalize", "preprocess_array", "read_image",
+]
+
+_NORMALIZATIONS = ("percentile", "range", "none")
+_STACK_RULES = ("max", "middle", "slices")
+_RESIZE_MODES = ("pad", "crop", "stretch")
+# a training split whose largest class is this many times its smallest is reported as imbalanced
+_IMBALANCE_WARN = 1.5
+_MAX_LISTED = 10
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass
+class DataConfig:
+    """How images are read, preprocessed and split; stored in model bundles for prediction.
+
+    Parameters
+    ----------
+    image_size : tuple of int
+        (H, W) of the model input.
+    channels : int, optional
+        Channels of the model input; None = the channel count of the data (which must agree).
+        Given, images are converted: grey -> repeated N times, N channels -> grey (mean).
+    channel_axis : int, optional
+        Channel axis of the raw arrays; None = TIFF metadata, else a first/last axis of size <= 4.
+    normalization : {"percentile", "range", "none"}
+        Per image: percentiles -> 0..1; integers divided by their dtype maximum; nothing.
+    percentiles : tuple of float
+        Low and high percentile for ``"percentile"``.
+    stack_rule : {"max", "middle", "slices"}
+        Z/T stacks: max projection, middle slice, or every slice as its own sample.
+    resize : {"pad", "crop", "stretch"}
+        Fit the input size preserving aspect (pad with 0 or centre-crop), or stretch.
+    validation_split, test_split : float
+        Fractions of each class (of files, so slices of a file stay together) split off.
+    seed : int
+        Seed of the splits, shuffling and augmentation.
+    """
+
+    image_size: tuple[int, int] = (64, 64)
+    channels: int | None = None
+    channel_axis: int | None = None
+    normalization: str = "percentile"
+    percentiles: tuple[float, float] = (1.0, 99.8)
+    stack_rule: str = "max"
+    resize: str = "pad"
+    validation_split: float = 0.2
+    test_split: float = 0.0
+    seed: int = 1337
+
+    def __post_init__(self):
+        size = self.image_size
+        if (not isinstance(size, (tuple, list)) or len(size) != 2
+                or not all(_is_int(v) and v > 0 for v in size)):
+            raise DatasetError(
+                f"`image_size` must be two positive ints. Received: image_size={size!r}"
+            )
+        self.image_size = (int(size[0]), int(size[1]))
+        if self.channels is not None and not (_is_int(self.channels) and self.channels > 0):
+            raise DatasetError(
+                f"`channels` must be None or a positive int. Received: channels={self.channels!r}"
+            )
+        if self.channel_axis is not None and not _is_int(self.channel_axis):
+            raise DatasetError(
+                "`channel_axis` must be None or an int. "
+                f"Received: channel_axis={self.channel_axis!r}"
+            )
+        for name, allowed in (("normalization", _NORMALIZATIONS), ("stack_rule", _STACK_RULES),
+                              ("resize", _RESIZE_MODES)):
+            if getattr(self, name) not in allowed:
+                raise DatasetError(
+                    f"`{name}` must be one of {', '.join(map(repr, allowed))}. "
+                    f"Received: {name}={getattr(self, name)!r}"
+                )
+        pct = self.percentiles
+        if (not isinstance(pct, (tuple, list)) or len(pct) != 2
+                or not all(isinstance(v, (int, float)) for v in pct)
+                or not 0 <= pct[0] < pct[1] <= 100):
+            raise DatasetError(
+                "`percentiles` must be two numbers with 0 <= low < high <= 100. "
+                f"Received: percentiles={pct!r}"
+            )
+        self.percentiles = (float(pct[0]), float(pct[1]))
+        for name in ("validation_split", "test_split"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+                raise DatasetError(
+                    f"`{name}` must be a float in [0, 1). Received: {name}={value!r}"
+                )
+        if self.validation_split + self.test_split >= 1:
+            raise DatasetError(
+                "`validation_split + test_split` must leave images for training. Received: "
+                f"validation_split={self.validation_split}, test_split={self.test_split}"
+            )
+        if not _is_int(self.seed):
+            raise DatasetError(f"`seed` must be an int. Received: seed={self.seed!r}")
+
+    def to_dict(self):
+        """Return the configuration as a JSON-able dict (tuples become lists)."""
+        items = dataclasses.asdict(self).items()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Build a configuration from :meth:`to_dict` output; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in dict(d).items() if k in names}
+        return cls(**kwargs)
+
+
+@dataclass
+class DatasetIndex:
+    """An indexed, validated and split folder of labelled images (no pixel data held).
+
+    Attributes
+    ----------
+    root : str
+    class_names : list of str
+        Label ``i`` is ``class_names[i]``.
+    splits : dict of str to list of Sample
+        ``"train"``, ``"validation"`` and, when there is one, ``"test"``.
+    bad_files : list of BadFile
+    config : DataConfig
+        With ``channels`` resolved (never None).
+    layout : str
+        ``"flat"`` (class folders) or ``"splits"`` (train/val/test folders).
+    stats : dict
+        Shapes and dtypes seen, upscaled and ignored file counts, notes (see :meth:`summary`).
+    """
+
+    root: str
+    class_names: list[str]
+    splits: dict[str, list[Sample]]
+    bad_files: list[BadFile]
+    config: DataConfig
+    layout: str = "flat"
+    stats: dict = field(default_factory=dict)
+
+    def counts(self):
+        """Samples per split and class: ``{split: {class_name: n}}``."""
+        out = {}
+        for split, samples in self.splits.items():
+            per_label = Counter(s.label for s in samples)
+            out[split] = {name: per_label.get(i, 0) for i, name in enumerate(self.class_names)}
+        return out
+
+    def class_weights(self):
+        """Balanced class weights from the training split: ``n / (n_classes * n_class)``."""
+        train = self.counts()["train"]
+        total, k = sum(train.values()), len(self.class_names)
+        return {i: total / (k * train[name]) for i, name in enumerate(self.class_names)}
+
+    def imbalance(self):
+        """Largest / smallest class in the training split, with both class names."""
+        train = self.counts()["train"]
+        largest = max(train, key=train.get)
+        smallest = min(train, key=train.get)
+        ratio = train[largest] / train[smallest]
+        return {"ratio": round(ratio, 3), "largest": largest, "smallest": smallest,
+                "imbalanced": ratio >= _IMBALANCE_WARN}
+
+    def summary(self):
+        """JSON-able description: classes, counts, shapes/dtypes seen, channels, bad files."""
+        counts = self.counts()
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "class_names": list(self.class_names),
+            "counts": counts,
+            "totals": {split: sum(c.values()) for split, c in counts.items()},
+            "files": self.stats.get("files", 0),
+            "shapes": dict(self.stats.get("shapes", {})),
+            "dtypes": dict(self.stats.get("dtypes", {})),
+            "channels": self.config.channels,
+            "image_size": list(self.config.image_size),
+            "upscaled": self.stats.get("upscaled", 0),
+            "ignored_files": self.stats.get("ignored", 0),
+            "imbalance": self.imbalance(),
+            "class_weights": {self.class_names[i]: round(w, 4)
+                              for i, w in self.class_weights().items()},
+            "bad_files": [dataclasses.asdict(b) for b in self.bad_files],
+            "notes": list(self.stats.get("notes", [])),
+            "config": self.config.to_dict(),
+        }
+
+
+def _emit(on_event, level, text):
+    if on_event is not None:
+        on_event({"type": "message", "level": level, "text": text})
+
+
+def _listing(paths):
+    shown = ", ".join(repr(p) for p in paths[:_MAX_LISTED])
+    more = len(paths) - _MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _resolve_channels(config, infos):
+    """Return the model's channel count; raise naming the files that do not fit it."""
+    per_file = Counter(info.channels for info in infos.values())
+    if config.channels is None:
+        if len(per_file) == 1:
+            return next(iter(per_file))
+        common = per_file.most_common(1)[0][0]
+        odd = sorted(p for p, info in infos.items() if info.channels != common)
+        seen = ", ".join(f"{n} file(s) with {c}" for c, n in sorted(per_file.items()))
+        raise DatasetError(
+            f"Images have different channel counts ({seen}); most have {common}. Files that "
+            f"differ: {_listing(odd)}. Set `channels` (--channels) to convert them all "
+            "(grey -> N repeats, N -> grey mean), or fix those files."
+        )
+    target = config.channels
+    odd = sorted(p for p, info in infos.items()
+                 if info.channels not in (target, 1) and target != 1)
+    if odd:
+        raise DatasetError(
+            f"Cannot convert these images to channels={target}: {_listing(odd)} (only grey -> N "
+            "and N -> grey are defined). Choose another `channels` value or fix those files."
+        )
+    return target
+
+
+def index_folder(root, config=None, on_event=None, should_stop=None):
+    """Walk, validate and split a folder of labelled images.
+
+    Every image file is decoded once (in a thread pool) so damaged files are found now, not
+    in the middle of training. Bad files are listed in ``bad_files`` and skipped.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        ``DATA/<class>/...`` or ``DATA/train/<class>/...`` (+ ``val``/``validation``, ``test``).
+    config : DataConfig, optional
+        Defaults to ``DataConfig()``.
+    on_event : callable, optional
+        Receives ``{"type": "progress", "stage": "indexing", "done", "total"}`` and
+        ``{"type": "message", "level", "text"}`` dicts.
+    should_stop : callable, optional
+        Returning True stops indexing (raises :class:`~napari_convnet.errors.JobStopped`).
+
+    Returns
+    -------
+    DatasetIndex
+
+    Raises
+    ------
+    DatasetError
+        Bad arguments, or a dataset that cannot be used (fewer than two classes with images,
+        a class without training samples, mixed channel counts without ``channels``).
+    """
+    config = DataConfig() if config is None else config
+    if not isinstance(config, DataConfig):
+        raise DatasetError(f"`config` must be a DataConfig. Received: config={config!r}")
+    if not isinstance(root, (str, os.PathLike)):
+        raise DatasetError(f"`root` must be a folder path. Received: root={root!r}")
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        what = "is not a folder" if os.path.exists(root) else "does not exist"
+        raise DatasetError(
+            f"`root` must be a folder of class folders. Received: root={root!r} ({what})"
+        )
+    found = find_class_files(root)
+    bad = list(found.bad)
+    infos, probe_bad = probe_files(found.all_files(), config, on_event, should_stop)
+    bad.extend(probe_bad)
+
+    class_names = sorted({c for per_split in found.files.values() for c in per_split
+                          if any(p in infos for p in per_split[c])})
+    for split, per_class in found.files.items():
+        for name, paths in per_class.items():
+            if name not in class_names or not any(p in infos for p in paths):
+                folder = os.path.join(found.folders[split], name)
+                reason = "class folder without images" if not paths else "no readable images"
+                bad.append(BadFile(folder, reason))
+    if len(class_names) < 2:
+        raise DatasetError(
+            f"A classifier needs at least two classes with images; {root!r} has "
+            f"{len(class_names)} ({', '.join(class_names) or 'none'}). Put each class's images in "
+            "its own subfolder (DATA/<class>/<images>) or use DATA/train/<class>/..."
+        )
+    config = dataclasses.replace(config, channels=_resolve_channels(config, infos))
+    splits = split_files(found, class_names, infos, config)
+    counts = {s: Counter(x.label for x in samples) for s, samples in splits.items()}
+    empty = [n for i, n in enumerate(class_names) if counts["train"].get(i, 0) == 0]
+    if empty:
+        raise DatasetError(
+            f"Classes without training images: {', '.join(empty)}. Add images to their train "
+            "folder, or remove those class folders from every split."
+        )
+    no_val = [n for i, n in enumerate(class_names) if counts["validation"].get(i, 0) == 0]
+    notes = []
+    if no_val and (config.validation_split > 0 or found.layout == "splits"):
+        notes.append(f"no validation images for: {', '.join(no_val)}")
+    upscaled = sum(info.small for info in infos.values())
+    if upscaled:
+        notes.append(f"{upscaled} image(s) smaller than {config.image_size} are upscaled")
+    if found.layout == "splits" and "validation" in found.files:
+        notes.append("validation folder given: validation_split is not used")
+    if bad:
+        notes.append(f"{len(bad)} bad file(s)/folder(s) skipped")
+    stats = {
+        "files": len(infos),
+        "shapes": dict(sorted(Counter(i.shape_text for i in infos.values()).items())),
+        "dtypes": dict(sorted(Counter(i.dtype for i in infos.values()).items())),
+        "upscaled": upscaled,
+        "ignored": found.ignored,
+        "notes": notes,
+    }
+    index = DatasetIndex(root, class_names, splits, sorted(bad, key=lambda b: b.path), config,
+                         found.layout, stats)
+    imbalance = index.imbalance()
+    if imbalance["imbalanced"]:
+        notes.append(f"class imbalance: {imbalance['largest']!r} has {imbalance['ratio']}x the "
+                     f"training images of {imbalance['smallest']!r}; consider class weights")
+    for note in notes:
+        _emit(on_event, "warning", note)
+    return index

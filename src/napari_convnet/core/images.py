@@ -1,0 +1,339 @@
+"""Read, decode and preprocess single images (numpy, PIL and tifffile only: no TensorFlow).
+
+Every image goes through the same steps in training and in prediction:
+
+1. decode the file (PIL for PNG/JPEG/BMP, tifffile for TIFF) to a raw array;
+2. lay it out as ``(S, Y, X, C)``: S stack slices (Z and T flattened), C channels;
+3. apply the stack rule (``max`` projection, ``middle`` slice, or keep every slice);
+4. convert channels when a channel count is asked for (grey -> N repeats, N -> grey mean);
+5. scale to the model input size, normalise, then pad (``resize="pad"``) so padding is 0.
+
+The functions take any object with :class:`~napari_convnet.core.data.DataConfig`'s
+attributes, so this module does not import ``data`` (which imports this one).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from napari_convnet.errors import DatasetError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+_TIFF_SUFFIXES = (".tif", ".tiff")
+# A leading/trailing axis this small is taken for channels when no metadata says otherwise;
+# (5, 64, 64) is therefore read as 5 Z slices. Pass channel_axis to override.
+_MAX_AUTO_CHANNELS = 4
+_RANGE_EPS = 1e-12
+
+
+class UnreadableFile(OSError):
+    """A file that is not worth handing to a decoder (its message is the whole reason)."""
+
+
+def read_raw(path):
+    """Decode an image file to a numpy array, plus the TIFF axes string when known.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Image file (PNG, JPEG, BMP or TIFF; the content decides, not the suffix).
+
+    Returns
+    -------
+    array : ndarray
+        As stored: uint8, uint16, int32, float32... of shape (Y, X), (Y, X, C), (C, Y, X),
+        (Z, Y, X[, C]) and so on. Alpha channels of PNG/BMP images are dropped.
+    axes : str or None
+        tifffile's axes of the array (e.g. ``"ZCYX"``), None for non-TIFF files.
+
+    Raises
+    ------
+    Exception
+        Whatever the decoders raise for a damaged file; :func:`check_file` turns it into a reason.
+    """
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise UnreadableFile("empty file (0 bytes)")
+    if path.lower().endswith(_TIFF_SUFFIXES):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                return series.asarray(), series.axes
+        except tifffile.TiffFileError:
+            pass  # a PNG/JPEG saved with a .tif name: let PIL try before giving up
+    with Image.open(path) as im:
+        im.load()
+        return _pil_to_array(im), None
+
+
+def _pil_to_array(im):
+    mode = im.mode
+    if mode in ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        # palette/1-bit/other colour spaces: give the model what the eye sees
+        im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else
+                        ("L" if mode == "1" else "RGB"))
+        mode = im.mode
+    array = np.asarray(im)
+    if mode in ("RGBA", "LA", "RGBa", "La"):
+        array = array[..., :-1]  # alpha is not image content
+        if array.shape[-1] == 1:
+            array = array[..., 0]
+    return array
+
+
+def layout(shape, axes=None, channel_axis=None):
+    """Work out which axes of a raw array are stack, Y, X and channels.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Raw array shape, 2 to 6 dimensions.
+    axes : str, optional
+        tifffile axes (``S`` or ``C`` = channels, others before Y/X = stack).
+    channel_axis : int, optional
+        Forces the channel axis (may be negative); None detects it.
+
+    Returns
+    -------
+    stack_axes : tuple of int
+    y_axis, x_axis : int
+    channel_axis : int or None
+        None for single-channel images.
+    """
+    ndim = len(shape)
+    if ndim < 2:
+        raise DatasetError(f"An image needs at least 2 dimensions (Y, X). Received: shape={shape}")
+    if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            raise DatasetError(
+                "`channel_axis` must be an axis of the image. "
+                f"Received: channel_axis={channel_axis} for an image of shape {shape}"
+            )
+        c = channel_axis % ndim
+    elif axes and len(axes) == ndim and "Q" not in axes and "I" not in axes:
+        # tifffile knows every axis: S = samples per pixel (RGB), C = channel planes
+        has_s = "S" in axes and shape[axes.index("S")] > 1
+        c = axes.index("S") if has_s else axes.index("C") if "C" in axes else None
+    elif ndim == 2:
+        c = None
+    elif shape[-1] <= _MAX_AUTO_CHANNELS:
+        c = ndim - 1  # (..., Y, X, C)
+    elif shape[-3] <= _MAX_AUTO_CHANNELS:
+        c = ndim - 3  # (C, Y, X), and ImageJ hyperstacks' (T, Z, C, Y, X)
+    else:
+        c = None  # (Z, Y, X): a grey stack
+    rest = [i for i in range(ndim) if i != c]
+    if len(rest) < 2:
+        raise DatasetError(f"An image needs Y and X axes besides channels. Received: shape={shape}")
+    return tuple(rest[:-2]), rest[-2], rest[-1], c
+
+
+def to_syxc(array, axes=None, channel_axis=None):
+    """Rearrange a raw array to (S, Y, X, C), S = all stack slices, C = channels (>= 1)."""
+    stack, y, x, c = layout(array.shape, axes, channel_axis)
+    order = (*stack, y, x) + ((c,) if c is not None else ())
+    out = np.transpose(array, order)
+    if c is None:
+        out = out[..., None]
+    return out.reshape((-1, *out.shape[-3:]))
+
+
+def reduce_stack(stack, rule):
+    """Apply the stack rule to an (S, Y, X, C) array -> (N, Y, X, C), N = 1 unless ``"slices"``."""
+    if stack.shape[0] == 1 or rule == "slices":
+        return stack
+    if rule == "max":
+        return stack.max(axis=0, keepdims=True)
+    if rule == "middle":
+        return stack[stack.shape[0] // 2][None]
+    raise DatasetError(f"`stack_rule` must be 'max', 'middle' or 'slices'. Received: {rule!r}")
+
+
+def convert_channels(array, channels, name="image"):
+    """Convert the last axis of (..., C) to ``channels``: grey repeats, anything -> grey by mean."""
+    have = array.shape[-1]
+    if channels is None or have == channels:
+        return array
+    if have == 1:
+        return np.repeat(array, channels, axis=-1)
+    if channels == 1:
+        return array.mean(axis=-1, keepdims=True, dtype=np.float32)
+    raise DatasetError(
+        f"Cannot convert {name} from {have} to {channels} channels: only grey -> N channels and "
+        f"N channels -> grey are defined. Set `channels` to {have} or convert the file."
+    )
+
+
+def normalize(array, config):
+    """Normalise one image by ``config.normalization``; returns float32 of the same shape.
+
+    ``"percentile"`` maps the ``config.percentiles`` (default 1 and 99.8 %) of all its pixels
+    to 0 and 1 (not clipped: bright outliers stay > 1); ``"range"`` divides integers by their
+    dtype's maximum (255, 65535...) and leaves floats as they are; ``"none"`` only casts.
+    """
+    rule = config.normalization
+    if rule == "range":
+        if np.issubdtype(array.dtype, np.integer):
+            return array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
+        return array.astype(np.float32)
+    array = array.astype(np.float32, copy=False)
+    if rule == "none":
+        return array
+    if rule != "percentile":
+        raise DatasetError(
+            f"`normalization` must be 'percentile', 'range' or 'none'. Received: {rule!r}"
+        )
+    lo, hi = np.percentile(array, config.percentiles)
+    return (array - np.float32(lo)) / np.float32(max(hi - lo, _RANGE_EPS))
+
+
+def _resize_planes(array, height, width):
+    """Bilinear (antialiased when shrinking) resize of (N, Y, X, C) float32 to (N, h, w, C)."""
+    if array.shape[1:3] == (height, width):
+        return array
+    n, _, _, c = array.shape
+    out = np.empty((n, height, width, c), np.float32)
+    for i in range(n):
+        for j in range(c):
+            plane = Image.fromarray(np.ascontiguousarray(array[i, :, :, j]), mode="F")
+            out[i, :, :, j] = np.asarray(plane.resize((width, height), Image.BILINEAR))
+    return out
+
+
+def fit_size(array, config):
+    """Scale (N, Y, X, C) so it fits (pad), covers (crop) or equals (stretch) ``image_size``.
+
+    Returns float32 (N, h, w, C) with ``h <= H and w <= W`` for ``"pad"`` (padding comes after
+    normalisation, see :func:`pad_to`) and ``(h, w) == (H, W)`` otherwise.
+    """
+    height, width = config.image_size
+    _, y, x, _ = array.shape
+    array = array.astype(np.float32, copy=False)
+    if config.resize == "stretch":
+        return _resize_planes(array, height, width)
+    if config.resize == "pad":
+        scale = min(height / y, width / x)
+        h, w = min(height, max(1, round(y * scale))), min(width, max(1, round(x * scale)))
+    elif config.resize == "crop":
+        scale = max(height / y, width / x)
+        h, w = max(height, round(y * scale)), max(width, round(x * scale))
+    else:
+        raise DatasetError(
+            f"`resize` must be 'pad', 'crop' or 'stretch'. Received: {config.resize!r}"
+        )
+    array = _resize_planes(array, h, w)
+    if config.resize == "crop":
+        top, left = (h - height) // 2, (w - width) // 2
+        array = array[:, top:top + height, left:left + width]
+    return array
+
+
+def pad_to(array, image_size):
+    """Centre (N, h, w, C) in zeros of (N, H, W, C); a no-op when it already has that size."""
+    height, width = image_size
+    n, h, w, c = array.shape
+    if (h, w) == (height, width):
+        return array
+    out = np.zeros((n, height, width, c), np.float32)
+    top, left = (height - h) // 2, (width - w) // 2
+    out[:, top:top + h, left:left + w] = array
+    return out
+
+
+def preprocess_syxc(stack, config, name="image"):
+    """Stack rule, channel conversion, resize and normalisation of an (S, Y, X, C) array.
+
+    Returns
+    -------
+    ndarray
+        float32 (N, H, W, C), N = 1 unless ``config.stack_rule == "slices"``.
+    """
+    if not np.issubdtype(stack.dtype, np.number) and stack.dtype != np.bool_:
+        raise DatasetError(f"{name} has a non-numeric dtype {stack.dtype}; expected an image.")
+    if stack.dtype == np.bool_:
+        stack = stack.astype(np.uint8)
+    stack = reduce_stack(stack, config.stack_rule)
+    stack = convert_channels(stack, config.channels, name)
+    if config.normalization == "range":
+        # range divides by the dtype maximum, which resizing (float32) would lose
+        return pad_to(fit_size(normalize(stack, config), config), config.image_size)
+    # percentiles of the resized image: the same statistics, at a fraction of the cost
+    fitted = fit_size(stack, config)
+    out = np.empty_like(fitted)
+    for i in range(fitted.shape[0]):  # each slice is its own sample, normalised on its own
+        out[i] = normalize(fitted[i], config)
+    return pad_to(out, config.image_size)
+
+
+def preprocess_array(array, config, channel_axis=None):
+    """Preprocess a raw array exactly as training images are preprocessed.
+
+    Parameters
+    ----------
+    array : array_like
+        (Y, X), (Y, X, C), (C, Y, X), (Z, Y, X), (Z, Y, X, C), (T, Z, C, Y, X)... any numeric dtype.
+    config : DataConfig
+        Rules to apply (image size, channels, stack rule, resize, normalisation).
+    channel_axis : int, optional
+        Overrides ``config.channel_axis``; both None = detect (a first or last axis of size <= 4).
+
+    Returns
+    -------
+    ndarray
+        float32 (N, H, W, C), N = 1 unless ``config.stack_rule == "slices"``.
+    """
+    array = np.asarray(array)
+    axis = config.channel_axis if channel_axis is None else channel_axis
+    return preprocess_syxc(to_syxc(array, channel_axis=axis), config)
+
+
+def read_image(path, config, slice_index=None):
+    """Read and preprocess one image file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    config : DataConfig
+    slice_index : int, optional
+        With ``stack_rule="slices"``, return only this slice (N = 1).
+
+    Returns
+    -------
+    ndarray
+        float32 (N, H, W, C), N = 1 unless ``config.stack_rule == "slices"``.
+
+    Raises
+    ------
+    DatasetError
+        If the file cannot be decoded or contains NaN/inf, with the path and the reason.
+    """
+    try:
+        raw, axes = read_raw(path)
+    except Exception as exc:  # decoders raise many types; the user needs the path and the reason
+        raise DatasetError(f"Cannot read image {os.fspath(path)!r}: {describe_error(exc)}") from exc
+    stack = to_syxc(raw, axes, config.channel_axis)
+    if slice_index is not None and config.stack_rule == "slices":
+        stack = stack[slice_index:slice_index + 1]
+    if stack.dtype.kind == "f" and not np.isfinite(stack).all():
+        raise DatasetError(
+            f"Image {os.fspath(path)!r} contains NaN or inf values; fix or remove it."
+        )
+    return preprocess_syxc(stack, config, name=repr(os.fspath(path)))
+
+
+def describe_error(exc):
+    """A one-line reason for a decoding failure (no traceback)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if isinstance(exc, UnreadableFile):
+        return text
+    if kind in ("UnidentifiedImageError",) or "cannot identify image file" in text:
+        return "not an image file (unknown or damaged format)"
+    if "truncated" in text.lower() or kind == "EOFError":
+        return f"truncated file ({text or kind})"
+    return f"{kind}: {text}" if text else kind

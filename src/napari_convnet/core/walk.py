@@ -1,0 +1,235 @@
+"""Walking class folders, checking every image file, and splitting files into samples.
+
+Helpers of :func:`napari_convnet.core.data.index_folder`; numpy/PIL/tifffile only.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from napari_convnet.core.images import IMAGE_SUFFIXES, describe_error, read_raw, to_syxc
+from napari_convnet.errors import DatasetError, JobStopped
+
+_SPLIT_FOLDERS = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
+_PROGRESS_EVERY = 64
+
+
+@dataclass
+class Sample:
+    """One training sample: a file, its label, and its slice when ``stack_rule="slices"``."""
+
+    path: str
+    label: int
+    slice_index: int | None = None
+
+
+@dataclass
+class BadFile:
+    """A file (or empty class folder) skipped while indexing, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class FoundFiles:
+    """Image files by split folder and class (split ``"all"`` for the flat layout)."""
+
+    layout: str
+    files: dict = field(default_factory=dict)  # split -> class -> sorted list of paths
+    bad: list = field(default_factory=list)  # BadFile
+    ignored: int = 0  # files without an image suffix
+    folders: dict = field(default_factory=dict)  # split -> folder holding its class folders
+
+    def all_files(self):
+        return [p for per_class in self.files.values() for paths in per_class.values()
+                for p in paths]
+
+
+@dataclass
+class FileInfo:
+    """What indexing learnt from decoding one file."""
+
+    channels: int
+    slices: int
+    shape_text: str
+    dtype: str
+    small: bool
+
+
+def _visible(name):
+    return not name.startswith((".", "__MACOSX"))
+
+
+def _files_below(folder, seen):
+    """Sorted image and other files below ``folder``, following links but never twice."""
+    images, others = [], 0
+    for current, dirnames, filenames in os.walk(folder, followlinks=True):
+        # a link back up the tree would make os.walk loop forever: visit each real folder once
+        real = os.path.realpath(current)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if _visible(d))
+        for name in sorted(filenames):
+            if not _visible(name):
+                continue
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                images.append(os.path.join(current, name))
+            else:
+                others += 1
+    return images, others
+
+
+def _class_folders(folder, found, seen, outside_reason):
+    per_class = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not _visible(entry.name):
+            continue
+        if entry.is_dir():
+            per_class[entry.name], others = _files_below(entry.path, seen)
+            found.ignored += others
+        elif entry.name.lower().endswith(IMAGE_SUFFIXES):
+            found.bad.append(BadFile(entry.path, outside_reason))
+        else:
+            found.ignored += 1
+    return per_class
+
+
+def find_class_files(root):
+    """Detect the layout of ``root`` and list its image files per split and class.
+
+    Returns
+    -------
+    FoundFiles
+        ``layout="splits"`` when ``root`` has a ``train`` folder, else ``"flat"``.
+    """
+    tops = sorted(e.name for e in os.scandir(root) if e.is_dir() and _visible(e.name))
+    lower = {name.lower(): name for name in tops}
+    seen = {os.path.realpath(root)}
+    if "train" not in lower:
+        found = FoundFiles("flat", folders={"all": root})
+        found.files["all"] = _class_folders(root, found, seen, "not inside a class folder")
+        return found
+    others = [name for name in tops if name.lower() not in _SPLIT_FOLDERS]
+    if others:
+        raise DatasetError(
+            f"{root!r} has a 'train' folder next to other folders ({', '.join(others)}). Use "
+            "either DATA/<class>/... or DATA/train|val|test/<class>/..., not both."
+        )
+    if "val" in lower and "validation" in lower:
+        raise DatasetError(f"{root!r} has both 'val' and 'validation' folders; keep one.")
+    found = FoundFiles("splits")
+    for low, name in lower.items():
+        found.folders[_SPLIT_FOLDERS[low]] = os.path.join(root, name)
+        found.files[_SPLIT_FOLDERS[low]] = _class_folders(
+            os.path.join(root, name), found, seen, f"not inside a class folder of {name}/")
+    return found
+
+
+def _check(path, config):
+    """Decode one file fully: FileInfo, or a one-line reason why it is unusable."""
+    try:
+        raw, axes = read_raw(path)
+        stack = to_syxc(raw, axes, config.channel_axis)
+    except DatasetError as exc:
+        return str(exc)
+    except Exception as exc:  # any decoder failure makes this a bad file, never a traceback
+        return describe_error(exc)
+    if stack.size == 0:
+        return f"image has no pixels (shape {raw.shape})"
+    if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+        return "contains NaN or inf values"
+    if raw.dtype.kind not in "biuf":
+        return f"unsupported pixel type {raw.dtype}"
+    height, width = config.image_size
+    return FileInfo(
+        channels=int(stack.shape[-1]),
+        slices=int(stack.shape[0]),
+        shape_text="x".join(map(str, raw.shape)),
+        dtype=str(raw.dtype),
+        small=stack.shape[1] < height or stack.shape[2] < width,
+    )
+
+
+def probe_files(paths, config, on_event=None, should_stop=None):
+    """Check every file in a thread pool (decoders release the GIL).
+
+    Returns
+    -------
+    infos : dict of str to FileInfo
+        The usable files.
+    bad : list of BadFile
+    """
+    infos, bad, total = {}, [], len(paths)
+    workers = min(8, (os.cpu_count() or 1) + 2)
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda p: _check(p, config), paths)
+        for done, (path, result) in enumerate(zip(paths, results, strict=True), 1):
+            if should_stop is not None and should_stop():
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise JobStopped("Indexing was stopped.")
+            if isinstance(result, FileInfo):
+                infos[path] = result
+            else:
+                bad.append(BadFile(path, result))
+            if on_event is not None and (done % _PROGRESS_EVERY == 0 or done == total):
+                on_event({"type": "progress", "stage": "indexing", "done": done, "total": total})
+    return infos, bad
+
+
+def _split_counts(n, fractions):
+    """Files per held-out split for a class of n files: at least 1 each when n allows."""
+    counts = [max(1, round(n * f)) if f > 0 and n >= 2 else 0 for f in fractions]
+    while counts and sum(counts) > n - 1 and any(counts):
+        # training keeps at least one file: give back from the last held-out split first
+        i = max(i for i, c in enumerate(counts) if c)
+        counts[i] -= 1
+    return counts
+
+
+def split_files(found, class_names, infos, config):
+    """Assign usable files to splits (seeded, stratified, by file) and expand to samples."""
+    labels = {name: i for i, name in enumerate(class_names)}
+    by_split = {"train": {}, "validation": {}, "test": {}}
+    source = "all" if found.layout == "flat" else "train"
+    for split, per_class in found.files.items():
+        if split != source:
+            for name, paths in per_class.items():
+                by_split[split][name] = [p for p in paths if p in infos]
+    held_out = [s for s, f in (("validation", config.validation_split),
+                               ("test", config.test_split)) if s not in found.files or
+                source == "all"]
+    for name, paths in found.files.get(source, {}).items():
+        if name not in labels:
+            continue
+        usable = [p for p in paths if p in infos]
+        # one generator per class: adding a class does not reshuffle the others
+        rng = np.random.default_rng([config.seed, labels[name]])
+        order = [usable[i] for i in rng.permutation(len(usable))]
+        fractions = [config.validation_split if s == "validation" else config.test_split
+                     for s in held_out]
+        start = 0
+        for split, count in zip(held_out, _split_counts(len(usable), fractions), strict=True):
+            by_split[split][name] = sorted(order[start:start + count])
+            start += count
+        by_split["train"][name] = sorted(order[start:])
+    splits = {}
+    for split, per_class in by_split.items():
+        if split == "test" and config.test_split == 0 and "test" not in found.files:
+            continue
+        samples = []
+        for name in class_names:
+            for path in per_class.get(name, []):
+                info, label = infos[path], labels[name]
+                if config.stack_rule == "slices" and info.slices > 1:
+                    samples.extend(Sample(path, label, i) for i in range(info.slices))
+                else:
+                    samples.append(Sample(path, label))
+        splits[split] = samples
+    return splits

@@ -1,0 +1,365 @@
+"""Tests of core/data.py (+ images, walk, pipeline), the ``data`` CLI and the sample data."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_convnet.cli import main
+from napari_convnet.core import data
+from napari_convnet.core.data import DataConfig, index_folder
+from napari_convnet.errors import DatasetError
+
+RNG = np.random.default_rng(0)
+
+
+def _png(path, shape=(12, 10), dtype=np.uint8, mode=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    top = np.iinfo(dtype).max
+    Image.fromarray(RNG.integers(0, top, shape, dtype=dtype), mode=mode).save(path)
+    return path
+
+
+def _tif(path, array, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, array, **kwargs)
+    return path
+
+
+def _flat(root, classes=("cat", "dog"), n=5, shape=(12, 10)):
+    for c in classes:
+        for i in range(n):
+            _png(root / c / f"{i}.png", shape)
+    return root
+
+
+def _config(**kwargs):
+    return DataConfig(**{"image_size": (8, 8), **kwargs})
+
+
+def _reasons(index):
+    return {os.path.basename(b.path): b.reason for b in index.bad_files}
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    ({"image_size": (0, 28)}, "image_size=(0, 28)"),
+    ({"image_size": (28,)}, "image_size"),
+    ({"channels": 0}, "channels=0"),
+    ({"normalization": "zscore"}, "normalization='zscore'"),
+    ({"stack_rule": "sum"}, "stack_rule"),
+    ({"resize": "fit"}, "resize"),
+    ({"percentiles": (50, 10)}, "percentiles"),
+    ({"validation_split": 1.0}, "validation_split=1.0"),
+    ({"validation_split": 0.6, "test_split": 0.5}, "leave images for training"),
+    ({"seed": None}, "seed=None"),
+])
+def test_config_validation(kwargs, text):
+    with pytest.raises(DatasetError, match="Received") as info:
+        DataConfig(**kwargs)
+    assert text in str(info.value)
+
+
+def test_config_round_trip_through_json():
+    config = DataConfig(image_size=(32, 48), channels=3, percentiles=(2, 98), stack_rule="slices")
+    again = DataConfig.from_dict(json.loads(json.dumps(config.to_dict())) | {"future": 1})
+    assert again == config
+
+
+def test_flat_layout_hidden_nested_and_stratified_split(tmp_path):
+    _flat(tmp_path, n=10)
+    _png(tmp_path / "cat" / "deeper" / "more" / "x.png")  # nested: still a cat
+    (tmp_path / "cat" / ".DS_Store").write_bytes(b"\0junk")
+    (tmp_path / ".hidden").mkdir()
+    _png(tmp_path / ".hidden" / "a.png")
+    _png(tmp_path / "dog" / ".thumb.png")
+    (tmp_path / "dog" / "notes.txt").write_text("not an image")
+    index = index_folder(tmp_path, _config())
+    assert index.layout == "flat" and index.class_names == ["cat", "dog"]
+    assert index.counts() == {"train": {"cat": 9, "dog": 8}, "validation": {"cat": 2, "dog": 2}}
+    assert index.bad_files == [] and index.summary()["ignored_files"] == 1
+    assert any("deeper" in s.path for split in index.splits.values() for s in split)
+    again = index_folder(tmp_path, _config())
+    assert again.splits == index.splits  # seeded: the same split every time
+    other = index_folder(tmp_path, _config(seed=7))
+    assert other.splits["validation"] != index.splits["validation"]
+
+
+def test_split_folders_given_or_split_off(tmp_path):
+    _flat(tmp_path / "train", n=6)
+    _flat(tmp_path / "validation", n=2)
+    _flat(tmp_path / "test", n=3)
+    index = index_folder(tmp_path, _config())
+    assert index.layout == "splits"
+    assert index.counts() == {"train": {"cat": 6, "dog": 6}, "validation": {"cat": 2, "dog": 2},
+                              "test": {"cat": 3, "dog": 3}}
+    only_train = tmp_path / "only"
+    _flat(only_train / "train", n=10)
+    index = index_folder(only_train, _config(validation_split=0.3, test_split=0.2))
+    assert index.counts()["validation"] == {"cat": 3, "dog": 3}
+    assert index.counts()["test"] == {"cat": 2, "dog": 2}
+
+
+def test_split_folder_errors(tmp_path):
+    _flat(tmp_path / "train")
+    _flat(tmp_path / "val")
+    _flat(tmp_path / "validation")
+    with pytest.raises(DatasetError, match="both 'val' and 'validation'"):
+        index_folder(tmp_path, _config())
+    mixed = tmp_path / "mixed"
+    _flat(mixed / "train")
+    _png(mixed / "bird" / "0.png")
+    with pytest.raises(DatasetError, match="next to other folders"):
+        index_folder(mixed, _config())
+    val_only = tmp_path / "val_only"
+    _flat(val_only / "train")
+    _png(val_only / "val" / "bird" / "0.png")
+    with pytest.raises(DatasetError, match="without training images: bird"):
+        index_folder(val_only, _config())
+
+
+def test_formats_and_bit_depths(tmp_path):
+    _png(tmp_path / "a" / "gray8.png")
+    _png(tmp_path / "a" / "gray16.png", dtype=np.uint16)
+    _png(tmp_path / "a" / "rgba.png", shape=(12, 10, 4))
+    Image.fromarray(RNG.integers(0, 255, (12, 10), np.uint8)).save(tmp_path / "a" / "j.jpg")
+    (tmp_path / "b").mkdir()
+    Image.fromarray(RNG.integers(0, 255, (12, 10), np.uint8)).save(tmp_path / "b" / "b.bmp")
+    _tif(tmp_path / "b" / "u16.tif", RNG.integers(0, 65535, (12, 10), np.uint16))
+    _tif(tmp_path / "b" / "f32.tiff", RNG.random((12, 10), np.float32))
+    _tif(tmp_path / "b" / "u8.tif", RNG.integers(0, 255, (12, 10), np.uint8))
+    index = index_folder(tmp_path, _config(channels=1))
+    summary = index.summary()
+    assert summary["dtypes"] == {"float32": 1, "uint16": 2, "uint8": 5}
+    assert "12x10x3" in summary["shapes"]  # RGBA read as RGB (alpha dropped), then grey mean
+    assert sum(summary["totals"].values()) == 8 and not index.bad_files
+    x, y = data.load_split(index, "train")
+    assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and y.dtype == np.int32
+
+
+def test_range_normalization_uses_the_bit_depth(tmp_path):
+    path = _tif(tmp_path / "x.tif", np.full((8, 8), 65535, np.uint16))
+    out = data.read_image(path, _config(normalization="range"))
+    assert out.shape == (1, 8, 8, 1) and np.allclose(out, 1.0)
+    Image.fromarray(np.full((8, 8), 51, np.uint8)).save(tmp_path / "y.png")
+    assert np.allclose(data.read_image(tmp_path / "y.png", _config(normalization="range")), 0.2)
+    raw = data.read_image(tmp_path / "y.png", _config(normalization="none"))
+    assert np.allclose(raw, 51)
+
+
+def test_percentile_normalization():
+    ramp = np.arange(100, dtype=np.float32).reshape(10, 10) * 7 + 3
+    out = data.normalize(ramp, _config(percentiles=(0, 100)))
+    assert out.dtype == np.float32 and out.min() == 0 and np.isclose(out.max(), 1)
+    assert np.all(data.normalize(np.full((4, 4), 9.0), _config()) == 0)  # flat image: no NaN
+
+
+@pytest.mark.parametrize("shape, kwargs, channels", [
+    ((3, 12, 10), {}, 3),  # (C, Y, X) detected
+    ((12, 10, 2), {}, 2),  # (Y, X, C)
+    ((6, 12, 10), {}, 1),  # (Z, Y, X): 6 is too many for channels
+    ((6, 12, 10), {"channel_axis": 0}, 6),  # ... unless told
+    ((5, 2, 12, 10), {}, 2),  # ImageJ (Z, C, Y, X)
+    ((12, 10, 5), {"channel_axis": -1}, 5),
+])
+def test_channel_axis_detection_and_override(shape, kwargs, channels):
+    out = data.preprocess_array(np.ones(shape, np.uint16), _config(**kwargs))
+    assert out.shape == (1, 8, 8, channels) and out.dtype == np.float32
+
+
+def test_tiff_axes_metadata_decides_channels(tmp_path):
+    path = _tif(tmp_path / "zcyx.tif", RNG.integers(0, 999, (5, 2, 12, 10), np.uint16),
+                imagej=True, metadata={"axes": "ZCYX"})
+    assert data.read_image(path, _config()).shape == (1, 8, 8, 2)
+    assert data.read_image(path, _config(stack_rule="slices")).shape == (5, 8, 8, 2)
+
+
+def test_stack_rules(tmp_path):
+    stack = np.zeros((5, 8, 8), np.uint8)
+    stack[1] = 200
+    stack[2, 0, 0] = 100
+    config = _config(normalization="none", resize="stretch")
+    assert data.preprocess_array(stack, config).max() == 200
+    middle = data.preprocess_array(stack, DataConfig.from_dict(
+        config.to_dict() | {"stack_rule": "middle"}))
+    assert middle.shape == (1, 8, 8, 1) and middle.max() == 100
+    for cls in ("a", "b"):
+        for i in range(4):
+            _tif(tmp_path / cls / f"{i}.tif", RNG.integers(0, 255, (3, 8, 8), np.uint8),
+                 photometric="minisblack", metadata={"axes": "ZYX"})
+    index = index_folder(tmp_path, _config(stack_rule="slices", validation_split=0.25))
+    assert index.counts() == {"train": {"a": 9, "b": 9}, "validation": {"a": 3, "b": 3}}
+    train_files = {s.path for s in index.splits["train"]}
+    assert not train_files & {s.path for s in index.splits["validation"]}
+    assert sorted(s.slice_index for s in index.splits["validation"]) == [0, 0, 1, 1, 2, 2]
+    x, _ = data.load_split(index, "validation")
+    first = data.read_image(index.splits["validation"][1].path, index.config, 1)
+    assert np.array_equal(x[1], first[0])
+
+
+def test_mixed_channels_named_or_converted(tmp_path):
+    _flat(tmp_path, n=4)
+    _png(tmp_path / "cat" / "odd_rgb.png", shape=(12, 10, 3))
+    with pytest.raises(DatasetError, match="odd_rgb.png.*--channels"):
+        index_folder(tmp_path, _config())
+    index = index_folder(tmp_path, _config(channels=3))
+    assert index.config.channels == 3
+    assert data.load_split(index, "train")[0].shape[-1] == 3
+    assert index_folder(tmp_path, _config(channels=1)).config.channels == 1
+    with pytest.raises(DatasetError, match="channels=2"):
+        index_folder(tmp_path, _config(channels=2))
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("pad", [0, 0, 1, 1, 1, 1, 0, 0]),  # 4x8 content scaled into 8x8, zero rows around it
+    ("crop", [1] * 8),
+    ("stretch", [1] * 8),
+])
+def test_resize_modes_preserve_aspect(mode, expected):
+    wide = np.ones((4, 8), np.float32)
+    out = data.preprocess_array(wide, _config(resize=mode, normalization="none"))
+    assert out.shape == (1, 8, 8, 1)
+    assert np.allclose(out[0, :, 4, 0], expected)
+
+
+def test_bad_files_are_listed_and_skipped(tmp_path):
+    _flat(tmp_path, n=4)
+    good = _png(tmp_path / "cat" / "good.png", (16, 16)).read_bytes()
+    (tmp_path / "cat" / "truncated.png").write_bytes(good[: len(good) // 2])
+    (tmp_path / "cat" / "text.png").write_text("hello, I am not a PNG")
+    (tmp_path / "cat" / "zero.tif").write_bytes(b"")
+    nan = np.ones((12, 10), np.float32)
+    nan[2, 3] = np.nan
+    _tif(tmp_path / "dog" / "nan.tif", nan)
+    _tif(tmp_path / "dog" / "inf.tiff", np.full((12, 10), np.inf, np.float32))
+    (tmp_path / "empty_class").mkdir()
+    (tmp_path / "loose.png").write_bytes(good)
+    events = []
+    index = index_folder(tmp_path, _config(), on_event=events.append)
+    reasons = _reasons(index)
+    assert reasons["truncated.png"].startswith("truncated")
+    assert reasons["text.png"].startswith("not an image")
+    assert reasons["zero.tif"] == "empty file (0 bytes)"
+    assert reasons["nan.tif"] == reasons["inf.tiff"] == "contains NaN or inf values"
+    assert reasons["empty_class"] == "class folder without images"
+    assert reasons["loose.png"] == "not inside a class folder"
+    assert index.class_names == ["cat", "dog"] and sum(index.summary()["totals"].values()) == 9
+    assert events[-1]["type"] == "message" and any(e["type"] == "progress" for e in events)
+    with pytest.raises(DatasetError, match="Cannot read image.*text.png"):
+        data.read_image(tmp_path / "cat" / "text.png", index.config)
+
+
+def test_small_images_are_upscaled(tmp_path):
+    _flat(tmp_path, shape=(4, 4))
+    index = index_folder(tmp_path, DataConfig(image_size=(16, 16)))
+    assert index.summary()["upscaled"] == 10
+    assert any("upscaled" in note for note in index.summary()["notes"])
+    assert data.load_split(index, "train")[0].shape == (8, 16, 16, 1)
+
+
+def _one_good_one_bad_class(root):
+    _flat(root, classes=("a",))
+    (root / "b").mkdir()
+    (root / "b" / "x.png").write_text("text")
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda p: _flat(p, classes=("only",)), "at least two classes.*only"),
+    (lambda p: [(p / c).mkdir() for c in "ab"], "has 0"),
+    (_one_good_one_bad_class, "has 1"),
+])
+def test_unusable_datasets(tmp_path, make, text):
+    make(tmp_path)
+    with pytest.raises(DatasetError, match=text):
+        index_folder(tmp_path, _config())
+
+
+def test_root_and_config_arguments(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        index_folder(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="not a folder"):
+        index_folder(_png(tmp_path / "file.png"))
+    with pytest.raises(DatasetError, match="config"):
+        index_folder(tmp_path, {"image_size": (8, 8)})
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+def test_symlink_loop_does_not_hang(tmp_path):
+    _flat(tmp_path, n=3)
+    os.symlink(tmp_path, tmp_path / "cat" / "loop")
+    os.symlink(tmp_path / "dog", tmp_path / "dog" / "self")
+    index = index_folder(tmp_path, _config())
+    assert sum(index.summary()["totals"].values()) == 6
+
+
+def test_imbalance_and_class_weights(tmp_path):
+    _flat(tmp_path, classes=("many",), n=12)
+    _flat(tmp_path, classes=("few",), n=4)
+    index = index_folder(tmp_path, _config(validation_split=0.25))
+    assert index.counts()["train"] == {"few": 3, "many": 9}
+    assert index.class_weights() == {0: 2.0, 1: pytest.approx(12 / 18)}
+    assert index.summary()["imbalance"] == {"ratio": 3.0, "largest": "many", "smallest": "few",
+                                            "imbalanced": True}
+
+
+def test_make_dataset_batches_shuffle_and_caches(tmp_path):
+    _flat(tmp_path, n=6)
+    index = index_folder(tmp_path, _config(validation_split=0.0))
+    batches = list(data.make_dataset(index, "train", batch_size=5, shuffle=False))
+    assert [b[0].shape for b in batches] == [(5, 8, 8, 1), (5, 8, 8, 1), (2, 8, 8, 1)]
+    assert batches[0][0].dtype.name == "float32" and batches[0][1].dtype.name == "int32"
+    x, y = data.load_split(index, "train")
+    assert np.array_equal(np.concatenate([b[0] for b in batches]), x)
+    for cache in (False, str(tmp_path / "cache" / "train")):
+        ds = data.make_dataset(index, "train", batch_size=4, cache=cache, drop_remainder=True)
+        epochs = [np.concatenate([b[1] for b in ds]) for _ in range(2)]
+        assert len(epochs[0]) == 12 and sorted(epochs[0]) == sorted(y)
+        assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
+    assert any(name.startswith("train.") for name in os.listdir(tmp_path / "cache"))
+    with pytest.raises(DatasetError, match="split='test'"):
+        data.make_dataset(index, "test")
+    with pytest.raises(DatasetError, match="batch_size=0"):
+        data.make_dataset(index, "train", batch_size=0)
+
+
+def test_augmentation(tmp_path):
+    x = np.zeros((16, 8, 8, 1), np.float32)
+    x[:, 1:3, 1:3] = 1
+    once = np.asarray(data.augment_batch(x, seed=(1, 2)))
+    assert once.shape == x.shape and once.dtype == np.float32
+    assert np.array_equal(once, np.asarray(data.augment_batch(x, seed=(1, 2))))
+    assert not np.array_equal(once, x)
+    _flat(tmp_path, n=4)
+    index = index_folder(tmp_path, _config(validation_split=0.0))
+    ds = data.make_dataset(index, "train", batch_size=8, augment=True)
+    xb, yb = next(iter(ds))
+    assert xb.shape == (8, 8, 8, 1) and yb.shape == (8,)
+
+
+def test_cli_text_json_and_errors(tmp_path, capsys):
+    _flat(tmp_path, n=5)
+    (tmp_path / "dog" / "bad.png").write_text("nope")
+    assert main(["data", str(tmp_path), "--image-size", "8", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "cat, dog" in out and "bad.png: not an image" in out and "validation" in out
+    assert main(["data", str(tmp_path), "--json", "--test-split", "0.2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["test"] == {"cat": 1, "dog": 1} and len(summary["bad_files"]) == 1
+    assert main(["data", str(tmp_path), "--image-size", "0", "28"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "image_size=(0, 28)" in err
+
+
+def test_sample_data_is_a_usable_dataset():
+    from napari_convnet import _sample_data
+
+    (stack, kwargs, kind), = _sample_data.make_digits_sample(per_class=2)
+    assert kind == "image" and stack.shape == (20, 28, 28) and stack.dtype == np.uint8
+    assert kwargs["metadata"]["class_names"] == [str(d) for d in range(10)]
+    assert kwargs["metadata"]["labels"][:4] == [0, 0, 1, 1]
+    index = index_folder(_sample_data.digits_folder(), DataConfig(image_size=(28, 28)))
+    assert index.class_names == [str(d) for d in range(10)] and not index.bad_files
+    assert index.counts()["train"]["0"] == 48 and index.config.channels == 1

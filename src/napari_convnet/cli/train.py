@@ -1,0 +1,189 @@
+"""``napari-convnet train DATA --preset NAME --epochs N --out MODEL.keras``."""
+
+import sys
+import time
+
+from napari_convnet.cli.data import add_config_arguments, config_kwargs
+
+
+def add_parser(subparsers):
+    """Register the ``train`` subcommand."""
+    parser = subparsers.add_parser(
+        "train", help="train a preset on a folder of labelled images and save a model bundle",
+        description="Train a model preset on DATA/<class>/<images> (or train/val/test "
+                    "folders); write MODEL.keras and its run record MODEL.run.json.",
+    )
+    parser.add_argument("data", metavar="DATA", help="folder of class folders")
+    parser.add_argument("--preset", help="model preset (see `napari-convnet presets`); "
+                                         "optional with --continue")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs to run (default 10)")
+    parser.add_argument("--out", required=True, metavar="MODEL.keras", help="bundle to write")
+    add_model_arguments(parser)
+    add_training_arguments(parser)
+    add_config_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_model_arguments(parser):
+    """Preset options (dropout, L2, batch normalisation, augmentation, transfer weights)."""
+    group = parser.add_argument_group("model options")
+    group.add_argument("--augment", nargs="?", const="course", choices=("course", "microscopy"),
+                       help="data augmentation inside the model: 'course' (shift + horizontal "
+                            "flip, the default when given alone) or 'microscopy' (flips, 90° "
+                            "rotations, shift, contrast)")
+    group.add_argument("--dropout", action="store_true", help="VGG/transfer: course dropout")
+    group.add_argument("--batchnorm", action="store_true", help="VGG: batch normalisation")
+    group.add_argument("--l2", type=float, metavar="VALUE", help="VGG: L2 kernel regularisation")
+    group.add_argument("--weights", metavar="PATH",
+                       help="vgg16/mobilenetv2: ImageNet weights file, 'imagenet' (Keras "
+                            "cache, the default) or 'random' (untrained)")
+    group.add_argument("--fine-tune", nargs="?", type=int, const=-1, metavar="N",
+                       help="vgg16/mobilenetv2: unfreeze the top N backbone layers (all "
+                            "when N is left out)")
+
+
+def add_training_arguments(parser):
+    """Optimiser, batch size, early stopping, continuing, checkpointing, devices."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    group.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    group.add_argument("--lr", type=float, default=None,
+                       help="learning rate (default 0.001 for adam, 0.01 for sgd)")
+    group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    group.add_argument("--early-stopping", type=int, metavar="N",
+                       help="stop after N epochs without improvement")
+    group.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default="val_accuracy",
+                       help="metric that picks the best epoch (its weights are saved)")
+    group.add_argument("--class-weights", action="store_true",
+                       help="weight the loss by balanced class weights (imbalanced data)")
+    group.add_argument("--continue", dest="continue_from", metavar="MODEL.keras",
+                       help="train this bundle further (its preprocessing and classes are kept)")
+    group.add_argument("--checkpoint", metavar="FILE.weights.h5",
+                       help="also write the best weights here at each improvement")
+    group.add_argument("--mixed-precision", action="store_true", help="float16 on a GPU")
+    group.add_argument("--strategy", choices=("mirrored", "multiworker"),
+                       help="tf.distribute strategy (several GPUs / machines)")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def preset_options(args):
+    """The preset keyword options given on the command line."""
+    options = {}
+    if args.augment:
+        options["augment"] = args.augment
+    if args.dropout:
+        options["dropout"] = True
+    if args.batchnorm:
+        options["batchnorm"] = True
+    if args.l2 is not None:
+        options["l2"] = args.l2
+    if args.weights is not None:
+        options["weights"] = args.weights
+    if args.fine_tune is not None:
+        options["fine_tune"] = True if args.fine_tune == -1 else args.fine_tune
+    return options
+
+
+def train_config(args):
+    """A TrainConfig from the command line."""
+    from napari_convnet.core.training import TrainConfig
+
+    lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else 0.001)
+    return TrainConfig(
+        optimizer=args.optimizer, learning_rate=lr, momentum=args.momentum,
+        batch_size=args.batch_size, epochs=args.epochs, early_stopping=args.early_stopping,
+        monitor=args.monitor, use_class_weights=args.class_weights,
+        seed=args.seed if args.seed is not None else 1337,
+        mixed_precision=args.mixed_precision, checkpoint=args.checkpoint, strategy=args.strategy,
+    )
+
+
+class ProgressPrinter:
+    """Turn training events into a one-line progress bar per epoch.
+
+    On a terminal the line is redrawn with ``\\r`` after each batch event; otherwise (logs,
+    pipes) only the finished epoch lines are printed.
+    """
+
+    def __init__(self, stream=None, quiet=False, width=24):
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._epoch_started = time.monotonic()
+        self._last_epoch = None
+
+    def _bar(self, done, total):
+        filled = int(self.width * done / total) if total else 0
+        return "[" + "#" * filled + "-" * (self.width - filled) + f"] {done}/{total}"
+
+    @staticmethod
+    def _metrics(logs):
+        names = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss",
+                 "val_accuracy": "val_acc"}
+        return "  ".join(f"{short} {logs[k]:.4f}" for k, short in names.items() if k in logs)
+
+    def __call__(self, event):
+        kind = event.get("type")
+        if kind == "message":
+            print(f"{event['level']}: {event['text']}", file=sys.stderr)
+        if kind == "progress":  # indexing/loading: the first epoch starts after it
+            self._epoch_started = time.monotonic()
+        if self.quiet:
+            return
+        if kind == "batch" and self.tty:
+            if event["epoch"] != self._last_epoch:
+                self._last_epoch, self._epoch_started = event["epoch"], time.monotonic()
+            bar = self._bar(event["batch"], event["batches"])
+            line = f"Epoch {event['epoch']}/{event['epochs']} {bar}  {self._metrics(event['logs'])}"
+            self.stream.write("\r" + line.ljust(100))
+            self.stream.flush()
+        elif kind == "epoch":
+            seconds = time.monotonic() - self._epoch_started
+            line = (f"Epoch {event['epoch']}/{event['epochs']}  {self._metrics(event['logs'])}"
+                    f"  ({seconds:.1f} s)")
+            self.stream.write(("\r" + line.ljust(100) if self.tty else line) + "\n")
+            self.stream.flush()
+            self._epoch_started, self._last_epoch = time.monotonic(), None
+
+
+def print_summary(meta, result, out):
+    """Print the final accuracy lines of a run."""
+    metrics = meta["metrics"]
+    how = ("stopped" if result.stopped_by_user else
+           "early stopping" if result.stopped_early else "finished")
+    print(f"{how} after {result.initial_epoch + result.epochs_run} epoch(s) in "
+          f"{result.seconds:.1f} s on {result.device}")
+    if metrics.get("best_val_accuracy") is not None:
+        print(f"validation accuracy {metrics['best_val_accuracy']:.4f} "
+              f"(best epoch {result.best_epoch}; its weights are saved)")
+    else:
+        print(f"training accuracy {result.final.get('accuracy', float('nan')):.4f} "
+              "(no validation images)")
+    if "test_accuracy" in metrics:
+        print(f"test accuracy {metrics['test_accuracy']:.4f}")
+    if out:
+        print(f"saved {out} (run record {str(out)[:-len('.keras')]}.run.json)")
+
+
+def run(args):
+    """Train and save the bundle; print progress and the final accuracy."""
+    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.training import train_from_folder
+    from napari_convnet.errors import ModelError
+
+    if args.preset is None and args.continue_from is None:
+        raise ModelError("Give a preset (--preset NAME; see `napari-convnet presets`) or a "
+                         "model to continue (--continue MODEL.keras).")
+    if not str(args.out).endswith(".keras"):
+        raise ModelError(f"--out must end in '.keras'. Received: {args.out!r}")
+    kwargs = config_kwargs(args)
+    # continuing keeps the bundle's preprocessing: pass only the options given
+    data_config = kwargs if args.continue_from else DataConfig(**kwargs)
+    options = preset_options(args)
+    _, meta, result = train_from_folder(
+        args.data, args.preset, data_config, train_config(args), options or None,
+        out=args.out, on_event=ProgressPrinter(quiet=args.quiet), model=args.continue_from,
+    )
+    print_summary(meta, result, args.out)
+    return 0

@@ -1,0 +1,219 @@
+"""The training monitor callback, devices and distribution strategies (used by training.py)."""
+
+import contextlib
+import os
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+from napari_convnet.errors import ModelError
+
+#: Batch events are sent at most this often (seconds): converting the logs to floats
+#: synchronises with the device, and the GUI cannot show more anyway.
+BATCH_EVENT_INTERVAL = 0.1
+STRATEGIES = (None, "mirrored", "multiworker")
+_strategies = {}
+
+
+def _floats(logs):
+    return {k: float(v) for k, v in (logs or {}).items()}
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    """Progress events, stop flag, early stopping and best-weights tracking in one callback.
+
+    Parameters
+    ----------
+    epochs : int
+        Last epoch number (1-based, counting epochs of earlier runs).
+    monitor : str
+        Metric that picks the best epoch (``"val_accuracy"``, ``"val_loss"``, ...).
+    patience : int or None
+        Stop after this many epochs without improvement (early stopping); None = off.
+    on_event, should_stop : callable, optional
+        See docs/development.md.
+    checkpoint : str, optional
+        ``*.weights.h5`` file rewritten atomically with the best weights at each improvement.
+    restore_best : bool
+        Put the best epoch's weights back into the model at the end of training (also after
+        a stop or early stopping).
+    """
+
+    def __init__(self, epochs, monitor="val_accuracy", patience=None, on_event=None,
+                 should_stop=None, checkpoint=None, restore_best=True):
+        super().__init__()
+        self.epochs = epochs
+        self.monitor = monitor
+        self.maximise = not monitor.endswith("loss")
+        self.patience = patience
+        self.on_event = on_event
+        self.should_stop = should_stop
+        self.checkpoint = checkpoint
+        self.restore_best = restore_best
+        self.best_value = None
+        self.best_epoch = None
+        self.best_weights = None
+        self.stopped_early = False
+        self.stopped_by_user = False
+        self._wait = 0
+        self._epoch = 0
+        self._last_batch_event = 0.0
+
+    def _emit(self, event):
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _check_stop(self):
+        if self.should_stop is not None and not self.stopped_by_user and self.should_stop():
+            self.stopped_by_user = True
+            self._emit({"type": "message", "level": "info",
+                        "text": "stop requested: finishing this step and keeping the best weights"})
+        if self.stopped_by_user:
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        self._check_stop()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check_stop()
+        if self.on_event is None:
+            return
+        steps = self.params.get("steps") or 0
+        now = time.monotonic()
+        if now - self._last_batch_event < BATCH_EVENT_INTERVAL and batch + 1 != steps:
+            return
+        self._last_batch_event = now
+        self._emit({"type": "batch", "epoch": self._epoch, "epochs": self.epochs,
+                    "batch": batch + 1, "batches": int(steps), "logs": _floats(logs)})
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = _floats(logs)
+        self._emit({"type": "epoch", "epoch": epoch + 1, "epochs": self.epochs, "logs": logs})
+        value = logs.get(self.monitor)
+        if value is not None and np.isfinite(value) and self._improved(value):
+            self.best_value, self.best_epoch, self._wait = value, epoch + 1, 0
+            self.best_weights = self.model.get_weights()
+            if self.checkpoint:
+                save_weights_atomic(self.model, self.checkpoint)
+        else:
+            self._wait += 1
+            if self.patience is not None and self._wait >= self.patience:
+                self.stopped_early = True
+                self.model.stop_training = True
+                self._emit({"type": "message", "level": "info", "text": (
+                    f"early stopping: {self.monitor} did not improve for {self.patience} epoch(s)"
+                )})
+        self._check_stop()
+
+    def _improved(self, value):
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.maximise else value < self.best_value
+
+    def on_train_end(self, logs=None):
+        if self.restore_best and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def save_weights_atomic(model, path):
+    """Write ``model``'s weights to ``path`` (``*.weights.h5``) via a temp file + os.replace."""
+    path = os.fspath(path)
+    if not path.endswith(".weights.h5"):
+        raise ModelError(
+            f"A checkpoint file name must end in '.weights.h5'. Received: checkpoint={path!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".weights.h5", dir=folder)
+    os.close(fd)
+    try:
+        model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def device_name():
+    """Return ``"GPU: <name>"`` (first GPU, ``" x N"`` when several) or ``"CPU"``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    try:
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    except (RuntimeError, ValueError):
+        name = "GPU"
+    return f"GPU: {name}" + (f" x {len(gpus)}" if len(gpus) > 1 else "")
+
+
+def has_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def get_strategy(name):
+    """Return the ``tf.distribute`` strategy called ``name``, or None for the default.
+
+    ``"mirrored"`` replicates the model on every GPU, or on every logical CPU device when
+    there is no GPU (how it is tested); ``"multiworker"`` reads the cluster from ``TF_CONFIG``.
+    The same object is returned for the same name so a model and its training share it.
+    """
+    if name not in STRATEGIES:
+        raise ModelError(
+            f"`strategy` must be one of None, 'mirrored', 'multiworker'. Received: {name!r}"
+        )
+    if name is None:
+        return None
+    if name not in _strategies:
+        import tensorflow as tf
+
+        if name == "mirrored":
+            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+            cross = None
+            if not devices:
+                devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+                # NCCL all-reduce is GPU-only
+                cross = tf.distribute.ReductionToOneDevice()
+            _strategies[name] = tf.distribute.MirroredStrategy(devices, cross_device_ops=cross)
+        else:
+            _strategies[name] = tf.distribute.MultiWorkerMirroredStrategy()
+    return _strategies[name]
+
+
+def strategy_scope(name):
+    """Context manager: the strategy's scope, or a no-op for ``None``."""
+    strategy = get_strategy(name)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def replicas(name):
+    strategy = get_strategy(name)
+    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
+
+
+@contextlib.contextmanager
+def precision_policy(mixed, on_event=None):
+    """Build models under ``mixed_float16`` when asked and a GPU exists; restore afterwards."""
+    if not mixed:
+        yield False
+        return
+    if not has_gpu():
+        if on_event is not None:
+            on_event({"type": "message", "level": "info",
+                      "text": "mixed precision needs a GPU; training in float32 on the CPU"})
+        yield False
+        return
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield True
+    finally:
+        keras.config.set_dtype_policy(previous)

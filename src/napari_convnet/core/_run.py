@@ -1,0 +1,162 @@
+"""Helpers of :func:`napari_convnet.core.training.train_from_folder`: continuing a bundle,
+bundle metadata and run records.
+
+Run records (decided here, documented in docs/models.md): every run that writes a bundle
+``DIR/NAME.keras`` also writes ``DIR/NAME.run.json`` (the latest run of that model) and a
+copy ``DIR/runs/NAME-<UTC time>.run.json`` that is never overwritten, so all runs stay
+comparable later (``runs/`` collects every model trained into ``DIR``).
+"""
+
+import dataclasses
+import json
+import os
+import tempfile
+
+from napari_convnet.core import bundle
+from napari_convnet.errors import ModelError
+
+RUN_KIND = "napari-convnet-run"
+# DataConfig fields that change what the model sees; a continued model must keep them.
+_PREPROCESSING = ("image_size", "channels", "channel_axis", "normalization", "percentiles",
+                  "stack_rule", "resize")
+
+
+def continue_from(model, preset, data_config, preset_options, strategy_scope):
+    """Resolve the model to continue training, if any.
+
+    Parameters
+    ----------
+    model : None, str, os.PathLike or (keras.Model, dict)
+        A bundle path (loaded inside ``strategy_scope``) or a model with its metadata.
+    preset, preset_options
+        What the caller asked for; checked against the bundle.
+    data_config : DataConfig, dict or None
+        Checked against the bundle's preprocessing; a dict gives only some options.
+
+    Returns
+    -------
+    tuple
+        ``(model or None, meta or None, preset, data_config, preset_options)``.
+    """
+    from napari_convnet.core.data import DataConfig
+
+    if model is None:
+        return None, None, preset, data_config, preset_options
+    if isinstance(model, (str, os.PathLike)):
+        with strategy_scope:
+            model, meta = bundle.load_bundle(model)
+    elif isinstance(model, tuple) and len(model) == 2:
+        model, meta = model
+    else:
+        raise ModelError(
+            "`model` must be None, a bundle path or a (keras.Model, meta) tuple. "
+            f"Received: {type(model).__name__}"
+        )
+    old_preset = meta.get("preset")
+    if preset is not None and old_preset is not None and preset != old_preset:
+        raise ModelError(
+            f"Cannot continue a {old_preset!r} model as preset {preset!r}; leave the preset "
+            "out to continue it, or train a new model."
+        )
+    saved = dict(meta["data_config"])
+    if data_config is None:
+        merged = saved
+    else:
+        # a dict holds only the options the user gave; a DataConfig all of them
+        wanted = data_config if isinstance(data_config, dict) else data_config.to_dict()
+        wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}
+        differ = [k for k in _PREPROCESSING if k in saved and wanted.get(k) != saved[k]]
+        if differ:
+            detail = ", ".join(f"{k}={wanted.get(k)!r} (model: {saved[k]!r})" for k in differ)
+            raise ModelError(
+                f"The model to continue was trained with other preprocessing: {detail}. "
+                "Leave these options out to use the model's own."
+            )
+        merged = {**saved, **{k: v for k, v in wanted.items() if k not in _PREPROCESSING}}
+    return (model, meta, old_preset or preset, DataConfig.from_dict(merged),
+            meta.get("preset_options") or preset_options or {})
+
+
+def merge_history(old, new):
+    """Concatenate two Keras history dicts metric by metric."""
+    keys = list(dict.fromkeys([*old, *new]))
+    return {k: list(old.get(k, [])) + list(new.get(k, [])) for k in keys}
+
+
+def bundle_meta(index, preset, preset_options, train_config, result, old_meta, metrics):
+    """Metadata stored in the bundle after a run (keys listed in docs/models.md)."""
+    old_meta = old_meta or {}
+    history = merge_history(old_meta.get("history", {}), result.history)
+    config = index.config
+    return {
+        "format": bundle.FORMAT,
+        "format_version": bundle.FORMAT_VERSION,
+        "class_names": list(index.class_names),
+        "input_shape": [*config.image_size, config.channels],
+        "data_config": config.to_dict(),
+        "preset": preset,
+        "preset_options": dict(preset_options or {}),
+        "train_config": train_config.to_dict(),
+        "seed": train_config.seed,
+        "history": history,
+        "epochs": len(history.get("loss", [])),
+        "best_epoch": result.best_epoch,
+        "metrics": metrics,
+        "dataset": index.summary(),
+        "device": result.device,
+        "versions": bundle.library_versions(),
+        "created": old_meta.get("created", bundle.utc_now()),
+        "updated": bundle.utc_now(),
+    }
+
+
+def run_record(meta, result, started, out):
+    """The JSON-able record of one run."""
+    return {
+        "kind": RUN_KIND,
+        "format_version": 1,
+        "model": os.path.abspath(out) if out else None,
+        "started": started,
+        "finished": bundle.utc_now(),
+        "preset": meta["preset"],
+        "preset_options": meta["preset_options"],
+        "train_config": meta["train_config"],
+        "data_config": meta["data_config"],
+        "class_names": meta["class_names"],
+        "result": dataclasses.asdict(result),
+        "metrics": meta["metrics"],
+        "device": result.device,
+        "dataset": meta["dataset"],
+        "versions": meta["versions"],
+    }
+
+
+def _write_json(path, obj):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def run_record_paths(out, started):
+    """``(latest, archived)`` run record paths for bundle ``out`` and start time ``started``."""
+    out = os.fspath(out)
+    stem = os.path.basename(out)[: -len(".keras")] if out.endswith(".keras") else out
+    folder = os.path.dirname(os.path.abspath(out))
+    stamp = started.replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    return (os.path.join(folder, f"{stem}.run.json"),
+            os.path.join(folder, "runs", f"{stem}-{stamp}.run.json"))
+
+
+def write_run_record(out, record):
+    """Write ``record`` to both run record paths of bundle ``out``; return them."""
+    paths = run_record_paths(out, record["started"])
+    for path in paths:
+        _write_json(path, record)
+    return paths

@@ -1,0 +1,232 @@
+"""Model bundles: a ``.keras`` file that also carries what prediction needs to be reproducible.
+
+The metadata (class names, input shape, data configuration, preset, history, versions...)
+is a JSON member ``napari_convnet.json`` inside the ``.keras`` zip, so a bundle is one file
+to copy or e-mail. Keras ignores the extra member when loading.
+
+Saving is atomic: the bundle is written to a temporary file in the destination folder and
+moved over the destination with ``os.replace``; a crash or a stop in the middle leaves the
+previous file untouched and no partial file under the destination name.
+"""
+
+import datetime
+import json
+import os
+import platform
+import tempfile
+import warnings
+import zipfile
+
+import keras
+import numpy as np
+
+from napari_convnet import __version__
+from napari_convnet.core import presets  # noqa: F401  (registers custom layers for loading)
+from napari_convnet.errors import ModelError
+
+META_MEMBER = "napari_convnet.json"
+FORMAT = "napari-convnet-bundle"
+FORMAT_VERSION = 1
+#: Keys every bundle's metadata has (``save_bundle`` fills the last four when missing).
+REQUIRED_KEYS = ("class_names", "input_shape", "data_config")
+DEFAULT_KEYS = ("format", "format_version", "versions", "created")
+
+
+def library_versions():
+    """Versions of the libraries that shape a model's behaviour (JSON-able dict)."""
+    import tensorflow as tf
+
+    return {
+        "napari_convnet": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def utc_now():
+    """ISO 8601 UTC time stamp, second resolution."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_meta(model, meta):
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ModelError(
+            f"Bundle metadata lacks {', '.join(missing)}. Received keys: {sorted(meta)}"
+        )
+    outputs = model.output_shape[-1]
+    if len(meta["class_names"]) != outputs:
+        raise ModelError(
+            f"The model has {outputs} outputs but the metadata names "
+            f"{len(meta['class_names'])} classes ({meta['class_names']})."
+        )
+    if list(model.input_shape[1:]) != list(meta["input_shape"]):
+        raise ModelError(
+            f"The model takes input {tuple(model.input_shape[1:])} but the metadata says "
+            f"input_shape={tuple(meta['input_shape'])}."
+        )
+
+
+def save_bundle(model, path, meta):
+    """Save ``model`` and its metadata as one ``.keras`` file, atomically.
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : str or os.PathLike
+        Destination; must end in ``.keras``. Its folder is created when missing.
+    meta : dict
+        JSON-able metadata with at least ``class_names`` (list of str, one per output),
+        ``input_shape`` ([H, W, C]) and ``data_config`` (``DataConfig.to_dict()``).
+        ``format``, ``format_version``, ``versions`` and ``created`` are added when absent.
+
+    Returns
+    -------
+    dict
+        The metadata as written.
+
+    Raises
+    ------
+    ModelError
+        Bad path or metadata that does not match the model.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ModelError(f"A model bundle file name must end in '.keras'. Received: {path!r}")
+    meta = dict(meta)
+    meta.setdefault("format", FORMAT)
+    meta.setdefault("format_version", FORMAT_VERSION)
+    meta.setdefault("versions", library_versions())
+    meta.setdefault("created", utc_now())
+    _check_meta(model, meta)
+    try:
+        text = json.dumps(meta, indent=1, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"Bundle metadata must be JSON-able: {exc}") from exc
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # Same folder as the destination, so os.replace is an atomic rename (same filesystem).
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp.keras",
+                               dir=folder)
+    os.close(fd)
+    try:
+        model.save(tmp, overwrite=True)
+        with zipfile.ZipFile(tmp, "a") as zf:
+            zf.writestr(META_MEMBER, text)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return meta
+
+
+def read_meta(path):
+    """Read a bundle's metadata without loading the model (fast; no Keras work).
+
+    Returns
+    -------
+    dict or None
+        None when the file is a ``.keras`` zip without napari-convnet metadata.
+
+    Raises
+    ------
+    ModelError
+        Missing file, or not a ``.keras`` zip.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        what = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise ModelError(f"Model bundle {path!r} {what}. Give the path of a .keras file.")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "config.json" not in names:
+                raise ModelError(
+                    f"{path!r} is a zip file but not a Keras model (no config.json inside)."
+                )
+            if META_MEMBER not in names:
+                return None
+            return json.loads(zf.read(META_MEMBER).decode("utf-8"))
+    except zipfile.BadZipFile:
+        raise ModelError(
+            f"{path!r} is not a model bundle: not a .keras (zip) file, or it is damaged. "
+            "Give a .keras file saved by napari-convnet (napari-convnet train --out ...)."
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path!r}: the napari-convnet metadata is damaged ({exc}).") from None
+
+
+def _foreign_meta(model, path):
+    shape = list(model.input_shape[1:])
+    classes = int(model.output_shape[-1])
+    warnings.warn(
+        f"{path!r} has no napari-convnet metadata; assuming classes class_0..class_{classes - 1}, "
+        f"input {tuple(shape)}, percentile normalisation. Predictions may be wrong if the "
+        "model was trained with other preprocessing.",
+        stacklevel=3,
+    )
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "class_names": [f"class_{i}" for i in range(classes)],
+        "input_shape": shape,
+        "data_config": {"image_size": shape[:2], "channels": shape[2]},
+        "preset": None, "preset_options": {}, "history": {}, "inferred": True,
+    }
+
+
+def load_bundle(path, safe_mode=True, allow_foreign=False):
+    """Load a model bundle written by :func:`save_bundle`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    safe_mode : bool
+        Passed to ``keras.saving.load_model``: refuses Lambda layers (arbitrary code). Only
+        turn it off for files you trust.
+    allow_foreign : bool
+        Accept a ``.keras`` file without napari-convnet metadata, inferring class names
+        ``class_0...`` and the input shape from the model (with a warning). By default such a
+        file is refused with a ModelError that says what is missing.
+
+    Returns
+    -------
+    model : keras.Model
+        Uncompiled (training compiles it again with its own optimiser settings).
+    meta : dict
+        See docs/models.md for the keys.
+
+    Raises
+    ------
+    ModelError
+        Missing or damaged file, not a bundle, unsafe content, metadata not matching the model.
+    """
+    path = os.fspath(path)
+    meta = read_meta(path)
+    if meta is None and not allow_foreign:
+        raise ModelError(
+            f"{path!r} is a Keras model but not a napari-convnet bundle: it has no "
+            f"{META_MEMBER} (class names, input shape, normalisation), so predictions could "
+            "not be reproduced. Save it with napari_convnet.core.bundle.save_bundle(model, "
+            "path, meta), or load it with load_bundle(path, allow_foreign=True) to use "
+            "default class names and preprocessing."
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
+    except Exception as exc:  # Keras raises many types for bad content; the user needs why
+        text = str(exc)
+        if "safe_mode" in text or "Lambda" in text:
+            raise ModelError(
+                f"{path!r} contains a Lambda layer (Python code stored in the file), which "
+                "is refused because loading it could run arbitrary code. Only if you trust "
+                "its author, load it in Python with load_bundle(path, safe_mode=False)."
+            ) from None
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise ModelError(f"Cannot load the model in {path!r}: {first}") from exc
+    if meta is None:
+        meta = _foreign_meta(model, path)
+    _check_meta(model, meta)
+    return model, meta

@@ -65,9 +65,10 @@ def continue_from(model, preset, data_config, preset_options, strategy_scope):
         # a dict holds only the options the user gave; a DataConfig all of them
         wanted = data_config if isinstance(data_config, dict) else data_config.to_dict()
         wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}
-        differ = [k for k in _PREPROCESSING if k in saved and wanted.get(k) != saved[k]]
+        differ = [k for k in _PREPROCESSING
+                  if k in saved and k in wanted and wanted[k] != saved[k]]
         if differ:
-            detail = ", ".join(f"{k}={wanted.get(k)!r} (model: {saved[k]!r})" for k in differ)
+            detail = ", ".join(f"{k}={wanted[k]!r} (model: {saved[k]!r})" for k in differ)
             raise ModelError(
                 f"The model to continue was trained with other preprocessing: {detail}. "
                 "Leave these options out to use the model's own."

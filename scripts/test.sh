@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/venv.sh test
 export TF_CPP_MIN_LOG_LEVEL=2
-.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff check
 # TensorFlow and napari's OpenGL canvas must not share a process (Mesa segfault; see
 # docs/troubleshooting.md): core/engine tests and widget tests run as separate pytest processes.
 .venv/bin/python -m pytest tests/core tests/engine tests/packaging "$@"

@@ -29,6 +29,11 @@ def job(name):
     return register
 
 
+def load_all():
+    """Import every job module so that its requests are registered."""
+    from napari_convnet.engine import jobs_data  # noqa: F401
+
+
 def run(op, ctx, kwargs):
     """Run request ``op`` with ``kwargs``; raise EngineError for an unknown request."""
     try:

@@ -69,6 +69,7 @@ def serve(conn):
     """Serve requests until shutdown; ``conn`` is a connected ``Connection``."""
     from napari_convnet.engine import jobs  # imports Keras/TensorFlow
 
+    jobs.load_all()
     send_lock = threading.Lock()
     state = {}
     _send(conn, send_lock, {"kind": "hello", "info": jobs.device_info()})

@@ -1,0 +1,90 @@
+"""Engine results (numpy arrays and dicts) → napari layer data tuples. No Keras here.
+
+Each function returns ``(data, kwargs, layer_type)``; widgets add or update layers by name
+so that re-running a step replaces its layer instead of adding a duplicate.
+"""
+
+import numpy as np
+
+
+def image_kwargs(images, name, metadata=None, **kwargs):
+    """Kwargs for an image layer of a stack of model inputs.
+
+    Parameters
+    ----------
+    images : ndarray, float32 (N, H, W, C)
+        Preprocessed model inputs (C = 1 grey, 3 RGB, other = one layer channel each).
+    """
+    kwargs = {"name": name, "metadata": dict(metadata or {}), **kwargs}
+    if images.shape[-1] == 3:
+        kwargs["rgb"] = True
+        # normalised inputs may leave [0, 1]; an RGB layer needs explicit limits
+        kwargs["contrast_limits"] = [float(np.nanmin(images)), float(np.nanmax(images)) or 1.0]
+    return kwargs
+
+
+def samples_layer(result):
+    """Image layer of dataset samples; the class of each plane is in its metadata.
+
+    Parameters
+    ----------
+    result : dict
+        From the engine's ``dataset_samples``: ``images`` float32 (N, H, W, C), ``labels``,
+        ``class_names``, ``paths``.
+
+    Returns
+    -------
+    tuple
+        ``(data, kwargs, "image")``; data is (N, H, W) for one channel, (N, H, W, 3) for RGB,
+        else (N, C, H, W) so the sliders scroll samples and channels.
+    """
+    images = np.asarray(result["images"], dtype=np.float32)
+    names = result["class_names"]
+    labels = list(result["labels"])
+    metadata = {
+        "class_names": list(names),
+        "labels": labels,
+        "classes": [names[i] for i in labels],
+        "paths": list(result["paths"]),
+    }
+    name = "samples: " + ", ".join(names)
+    if len(name) > 60:
+        name = name[:57] + "…"
+    kwargs = image_kwargs(images, name, metadata, colormap="gray")
+    channels = images.shape[-1]
+    if channels == 1:
+        data = images[..., 0]
+    elif channels == 3:
+        data = images
+        kwargs.pop("colormap")
+    else:
+        data = np.moveaxis(images, -1, 1)
+    return data, kwargs, "image"
+
+
+def add_or_update(viewer, layer_data):
+    """Add a layer data tuple to ``viewer``, or replace the data of the layer of that name.
+
+    Returns
+    -------
+    napari.layers.Layer
+    """
+    data, kwargs, layer_type = layer_data
+    name = kwargs.get("name")
+    if name in viewer.layers:
+        layer = viewer.layers[name]
+        if layer._type_string == layer_type and _compatible(layer, data, kwargs):
+            layer.data = data
+            layer.metadata = kwargs.get("metadata", {})
+            for key in ("scale", "translate", "contrast_limits"):
+                if key in kwargs:
+                    setattr(layer, key, kwargs[key])
+            return layer
+        viewer.layers.remove(name)
+    return getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+
+
+def _compatible(layer, data, kwargs):
+    return np.ndim(data) == np.ndim(layer.data) and bool(kwargs.get("rgb", False)) == bool(
+        getattr(layer, "rgb", False)
+    )

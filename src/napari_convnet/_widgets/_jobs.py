@@ -1,0 +1,122 @@
+"""Run one engine request from a widget without blocking napari.
+
+A ``thread_worker`` reads the engine's events and yields them to the main thread; a napari
+progress bar follows ``progress``/``batch`` events; errors become napari notifications that
+say what to do. Widgets only say what to do with events and results.
+"""
+
+from napari.qt.threading import thread_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info, show_warning
+
+from napari_convnet.engine import get_engine
+from napari_convnet.errors import EngineCrashed, JobError
+
+
+@thread_worker
+def _follow(op, kwargs, holder):
+    # Errors are returned, not raised: superqt swallows a RuntimeError raised in a worker
+    # (it takes it for a deleted Qt object) instead of emitting ``errored``.
+    try:
+        job = get_engine().submit(op, **kwargs)
+        holder["job"] = job
+        yield from job.events()
+        return {"value": job.result(), "stopped": job.stopped}
+    except Exception as exc:  # noqa: BLE001 - shown to the user by EngineTask
+        return {"error": exc}
+
+
+def error_message(exc):
+    """Text for the user: their error as the engine said it, or what happened and what to do."""
+    if isinstance(exc, JobError) and exc.user_error:
+        return str(exc)
+    if isinstance(exc, EngineCrashed):
+        return str(exc).split("\nLast lines")[0]
+    if isinstance(exc, JobError):
+        return (f"The engine failed ({exc.kind}): {exc}. Details are in the engine log; "
+                "try again, or restart the engine from the ConvNet dock.")
+    return f"{type(exc).__name__}: {exc}"
+
+
+class EngineTask:
+    """One engine request run from a widget.
+
+    Parameters
+    ----------
+    op : str
+        Engine request name.
+    kwargs : dict
+        Its arguments (picklable).
+    description : str
+        Progress bar text.
+    on_event, on_result, on_error, on_finished : callable, optional
+        Called in the main thread with an event dict, ``(value, stopped)``, the exception, and
+        nothing, respectively. Without ``on_error`` the error is shown as a notification.
+    """
+
+    def __init__(self, op, kwargs, description, on_event=None, on_result=None, on_error=None,
+                 on_finished=None):
+        self.description = description
+        self._holder = {}
+        self._bar = None
+        self._on_event = on_event
+        self._on_result = on_result
+        self._on_error = on_error
+        self._on_finished = on_finished
+        self.worker = _follow(op, kwargs, self._holder)
+        self.worker.yielded.connect(self._event)
+        self.worker.returned.connect(self._returned)
+        self.worker.errored.connect(self._errored)  # bugs in this module only
+        self.worker.finished.connect(self._finished)
+        self.worker.start()
+
+    @property
+    def job(self):
+        """The engine :class:`~napari_convnet.engine.Job` (None until submitted)."""
+        return self._holder.get("job")
+
+    def stop(self):
+        """Ask the engine to stop this request (it keeps what it has, e.g. best weights)."""
+        if self.job is not None:
+            self.job.stop()
+
+    def _progress(self, done, total, text):
+        if self._bar is None:
+            self._bar = progress(total=total, desc=self.description)
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.n = done
+        self._bar.set_description(f"{self.description}: {text}" if text else self.description)
+        self._bar.refresh()
+
+    def _event(self, event):
+        kind = event.get("type")
+        if kind == "progress":
+            self._progress(event["done"], event["total"], event.get("stage", ""))
+        elif kind == "batch":
+            done = (event["epoch"] - 1) * event["batches"] + event["batch"]
+            self._progress(done, event["epochs"] * event["batches"],
+                           f"epoch {event['epoch']}/{event['epochs']}")
+        elif kind == "message":
+            (show_warning if event.get("level") == "warning" else show_info)(event["text"])
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _returned(self, outcome):
+        if "error" in outcome:
+            self._errored(outcome["error"])
+        elif self._on_result is not None:
+            self._on_result(outcome["value"], outcome["stopped"])
+
+    def _errored(self, exc):
+        if self._on_error is not None:
+            self._on_error(exc)
+        else:
+            show_error(error_message(exc))
+
+    def _finished(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._on_finished is not None:
+            self._on_finished()

@@ -125,6 +125,9 @@ def test_train_from_folder_writes_bundle_and_run_records(tmp_path):
     assert record["kind"] == "napari-convnet-run" and record["result"]["epochs_run"] == 2
     assert len(os.listdir(tmp_path / "models" / "runs")) == 1
 
+    _, again, _ = train_from_folder(data, "dense-2x10", data_config, config)
+    assert again["history"] == meta["history"]  # seeded: same data, same run
+
     # continue the bundle: epochs continue, history grows, preprocessing is the bundle's
     _, meta2, result2 = train_from_folder(data, None, {"seed": 1337}, config, out=out,
                                           model=out)

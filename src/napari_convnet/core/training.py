@@ -284,6 +284,9 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
         )
     shape = (*index.config.image_size, index.config.channels)
     batch = config.batch_size
+    if config.seed is not None:
+        # before the datasets too: tf.data derives its shuffle seeds from the global seed
+        keras.utils.set_random_seed(config.seed)
     train_ds = make_dataset(index, "train", batch_size=batch, shuffle=True)
     val_ds = (make_dataset(index, "validation", batch_size=batch, shuffle=False)
               if index.splits.get("validation") else None)
@@ -291,8 +294,6 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     initial_epoch = len((old_meta or {}).get("history", {}).get("loss", []))
     with _callbacks.precision_policy(config.mixed_precision and model is None, on_event):
         if model is None:
-            if config.seed is not None:
-                keras.utils.set_random_seed(config.seed)
             with _callbacks.strategy_scope(config.strategy):
                 model = presets.build_model(preset, shape, len(index.class_names),
                                             **(preset_options or {}))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 import sys
 
 import numpy as np
@@ -140,6 +141,24 @@ def test_formats_and_bit_depths(tmp_path):
     assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and y.dtype == np.int32
 
 
+@pytest.mark.parametrize("normalization", ["range", "percentile"])
+def test_parallel_png_decoding_matches_pil(tmp_path, normalization):
+    shapes = {"gray": (12, 10), "rgb": (12, 10, 3), "rgba": (12, 10, 4), "la": (12, 10, 2)}
+    for name, shape in shapes.items():
+        for i in range(2):
+            mode = "LA" if name == "la" else None
+            _png(tmp_path / name / f"{i}.png", shape, mode=mode)
+            _png(tmp_path / name / f"{i}_wide.png", (6, 20, 3) if name == "rgb" else (6, 20))
+    _png(tmp_path / "gray" / "deep.png", dtype=np.uint16)
+    _png(tmp_path / "gray" / "palette.png", mode="P")  # decoded by PIL while indexing
+    config = _config(channels=3, normalization=normalization, validation_split=0.0)
+    index = index_folder(tmp_path, config)
+    assert len(index.png_files) == 17 and len(index.decoded) == 1
+    x, _ = data.load_split(index, "train")
+    expected = [data.read_image(s.path, index.config)[0] for s in index.splits["train"]]
+    np.testing.assert_allclose(x, np.stack(expected), rtol=1e-6, atol=1e-6)
+
+
 def test_range_normalization_uses_the_bit_depth(tmp_path):
     path = _tif(tmp_path / "x.tif", np.full((8, 8), 65535, np.uint16))
     out = data.read_image(path, _config(normalization="range"))
@@ -252,6 +271,21 @@ def test_bad_files_are_listed_and_skipped(tmp_path):
         data.read_image(tmp_path / "cat" / "text.png", index.config)
 
 
+def test_decoded_budget_keeps_only_the_first_files(tmp_path, monkeypatch):
+    from napari_convnet.core import walk
+
+    for cls in ("cat", "dog"):  # TIFFs are decoded while indexing (simple PNGs are not)
+        for i in range(4):
+            _tif(tmp_path / cls / f"{i}.tif", RNG.integers(0, 255, (10, 10), np.uint8))
+    monkeypatch.setattr(walk, "DECODED_BUDGET", 350)
+    index = index_folder(tmp_path, _config(validation_split=0.0))
+    assert len(index.decoded) == 3
+    x, y = data.load_split(index, "train")
+    monkeypatch.setattr(walk, "DECODED_BUDGET", 0)
+    again = data.load_split(index_folder(tmp_path, index.config), "train")[0]
+    np.testing.assert_allclose(again, x, atol=1e-6)  # batched vs per-file: rounding only
+
+
 def test_small_images_are_upscaled(tmp_path):
     _flat(tmp_path, shape=(4, 4))
     index = index_folder(tmp_path, DataConfig(image_size=(16, 16)))
@@ -319,6 +353,9 @@ def test_make_dataset_batches_shuffle_and_caches(tmp_path):
         assert len(epochs[0]) == 12 and sorted(epochs[0]) == sorted(y)
         assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
     assert any(name.startswith("train.") for name in os.listdir(tmp_path / "cache"))
+    assert pickle.loads(pickle.dumps(index)).decoded == {}  # the engine may pickle an index
+    index.forget_decoded()  # decode from disk in threads: the same arrays
+    np.testing.assert_allclose(data.load_split(index, "train")[0], x, atol=1e-6)
     with pytest.raises(DatasetError, match="split='test'"):
         data.make_dataset(index, "test")
     with pytest.raises(DatasetError, match="batch_size=0"):

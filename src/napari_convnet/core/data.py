@@ -167,6 +167,17 @@ class DatasetIndex:
     config: DataConfig
     layout: str = "flat"
     stats: dict = field(default_factory=dict)
+    # decoded (S, Y, X, C) files kept from indexing (see walk.DECODED_BUDGET); not pickled
+    decoded: dict = field(default_factory=dict, repr=False, compare=False)
+    # PNGs checked without decoding: path -> (PIL raw mode, Y, X) (see images.png_header)
+    png_files: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self):
+        return {**self.__dict__, "decoded": {}}
+
+    def forget_decoded(self):
+        """Drop the decoded files kept from indexing; later reads decode from disk."""
+        self.decoded = {}
 
     def counts(self):
         """Samples per split and class: ``{split: {class_name: n}}``."""
@@ -293,7 +304,7 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
         )
     found = find_class_files(root)
     bad = list(found.bad)
-    infos, probe_bad = probe_files(found.all_files(), config, on_event, should_stop)
+    infos, probe_bad, decoded = probe_files(found.all_files(), config, on_event, should_stop)
     bad.extend(probe_bad)
 
     class_names = sorted({c for per_split in found.files.values() for c in per_split
@@ -340,6 +351,8 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
     }
     index = DatasetIndex(root, class_names, splits, sorted(bad, key=lambda b: b.path), config,
                          found.layout, stats)
+    index.decoded = decoded
+    index.png_files = {p: i.png for p, i in infos.items() if i.png is not None}
     imbalance = index.imbalance()
     if imbalance["imbalanced"]:
         notes.append(f"class imbalance: {imbalance['largest']!r} has {imbalance['ratio']}x the "

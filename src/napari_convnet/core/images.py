@@ -14,6 +14,7 @@ attributes, so this module does not import ``data`` (which imports this one).
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -27,6 +28,13 @@ _TIFF_SUFFIXES = (".tif", ".tiff")
 # (5, 64, 64) is therefore read as 5 Z slices. Pass channel_axis to override.
 _MAX_AUTO_CHANNELS = 4
 _RANGE_EPS = 1e-12
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG pixel layouts (PIL raw modes) that TensorFlow's decode_png returns exactly as PIL does
+# (lossless, same bit depth): raw mode -> (dtype, channels stored, channels after alpha drop)
+FAST_PNG_MODES = {"L": ("uint8", 1, 1), "LA": ("uint8", 2, 1), "RGB": ("uint8", 3, 3),
+                  "RGBA": ("uint8", 4, 3), "I;16B": ("uint16", 1, 1)}
 
 
 class UnreadableFile(OSError):
@@ -69,6 +77,33 @@ def read_raw(path):
     with Image.open(path) as im:
         im.load()
         return _pil_to_array(im), None
+
+
+def png_header(path):
+    """Verify a PNG's chunks (CRCs, complete stream) without decoding its pixels.
+
+    Returns
+    -------
+    tuple or None
+        ``(height, width, raw_mode)`` for PNGs whose layout is in :data:`FAST_PNG_MODES`
+        (pixels can then be decoded in TensorFlow's parallel pipeline); None for other files.
+
+    Raises
+    ------
+    Exception
+        For a truncated or damaged PNG (see :func:`describe_error`).
+    """
+    with open(path, "rb") as f:
+        if f.read(8) != _PNG_SIGNATURE:
+            return None
+    with Image.open(path, formats=("PNG",)) as im:
+        tiles = im.tile
+        if len(tiles) != 1 or not isinstance(tiles[0].args, str) or tiles[0].args not in \
+                FAST_PNG_MODES:
+            return None
+        width, height = im.size
+        im.verify()
+    return height, width, tiles[0].args
 
 
 def _pil_to_array(im):
@@ -176,33 +211,84 @@ def normalize(array, config):
     to 0 and 1 (not clipped: bright outliers stay > 1); ``"range"`` divides integers by their
     dtype's maximum (255, 65535...) and leaves floats as they are; ``"none"`` only casts.
     """
+    return normalize_each(np.asarray(array)[None], config)[0]
+
+
+def normalize_each(batch, config):
+    """:func:`normalize` applied to each sample of (N, ...) at once; float32 (N, ...)."""
     rule = config.normalization
     if rule == "range":
-        if np.issubdtype(array.dtype, np.integer):
-            return array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
-        return array.astype(np.float32)
-    array = array.astype(np.float32, copy=False)
+        if np.issubdtype(batch.dtype, np.integer):
+            return batch.astype(np.float32) / np.float32(np.iinfo(batch.dtype).max)
+        return batch.astype(np.float32)
+    batch = batch.astype(np.float32, copy=False)
     if rule == "none":
-        return array
+        return batch
     if rule != "percentile":
         raise DatasetError(
             f"`normalization` must be 'percentile', 'range' or 'none'. Received: {rule!r}"
         )
-    lo, hi = np.percentile(array, config.percentiles)
-    return (array - np.float32(lo)) / np.float32(max(hi - lo, _RANGE_EPS))
+    lo, hi = percentiles(batch, config.percentiles).T
+    shape = (-1,) + (1,) * (batch.ndim - 1)
+    span = np.maximum(hi - lo, _RANGE_EPS).astype(np.float32)
+    return (batch - lo.astype(np.float32).reshape(shape)) / span.reshape(shape)
+
+
+def percentiles(batch, q):
+    """``np.percentile`` (linear method) of each sample, by partial sorting (3x faster).
+
+    Parameters
+    ----------
+    batch : ndarray
+        (N, ...) samples.
+    q : sequence of float
+        Percentiles in [0, 100].
+
+    Returns
+    -------
+    ndarray
+        float64 (N, len(q)).
+    """
+    flat = batch.reshape(batch.shape[0], -1)
+    position = np.asarray(q, np.float64) / 100 * (flat.shape[1] - 1)
+    lo = np.floor(position).astype(np.intp)
+    hi = np.minimum(lo + 1, flat.shape[1] - 1)
+    part = np.partition(flat, np.unique(np.concatenate([lo, hi])), axis=1)
+    low, high = part[:, lo].astype(np.float64), part[:, hi].astype(np.float64)
+    return low + (high - low) * (position - lo)
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_weights(n_in, n_out):
+    """(n_out, n_in) float32 weights of a triangle (bilinear) filter, widened when shrinking.
+
+    The same filter as PIL's antialiased ``BILINEAR`` resize: each output pixel averages the
+    input pixels within ``max(1, n_in / n_out)`` of its centre, weights normalised to 1.
+    """
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centres = (np.arange(n_out) + 0.5) * scale
+    weights = np.maximum(0.0, 1 - np.abs(np.arange(n_in)[None, :] + 0.5 - centres[:, None])
+                         / support)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _resize_planes(array, height, width):
-    """Bilinear (antialiased when shrinking) resize of (N, Y, X, C) float32 to (N, h, w, C)."""
-    if array.shape[1:3] == (height, width):
+    """Bilinear (antialiased when shrinking) resize of (N, Y, X, C) float32 to (N, h, w, C).
+
+    Two matrix products (separable filter) for the whole batch: BLAS does the work.
+    """
+    n, y, x, c = array.shape
+    if (y, x) == (height, width):
         return array
-    n, _, _, c = array.shape
-    out = np.empty((n, height, width, c), np.float32)
-    for i in range(n):
-        for j in range(c):
-            plane = Image.fromarray(np.ascontiguousarray(array[i, :, :, j]), mode="F")
-            out[i, :, :, j] = np.asarray(plane.resize((width, height), Image.BILINEAR))
-    return out
+    planes = array[..., 0] if c == 1 else array.transpose(0, 3, 1, 2)  # (N, [C,] Y, X)
+    m = n * c
+    planes = np.ascontiguousarray(planes, np.float32).reshape(m * y, x)
+    # two large products (X, then Y); many small batched products are several times slower
+    cols = (planes @ _resize_weights(x, width).T).reshape(m, y, width)
+    cols = np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(y, m * width)
+    out = (_resize_weights(y, height) @ cols).reshape(height, n, c, width)
+    return np.ascontiguousarray(out.transpose(1, 0, 3, 2))  # (N, h, w, C)
 
 
 def fit_size(array, config):
@@ -245,13 +331,18 @@ def pad_to(array, image_size):
     return out
 
 
-def preprocess_syxc(stack, config, name="image"):
-    """Stack rule, channel conversion, resize and normalisation of an (S, Y, X, C) array.
+def prepare(stack, config, name="image"):
+    """Per-file steps: stack rule, channel conversion and ``"range"`` normalisation.
+
+    Parameters
+    ----------
+    stack : ndarray
+        (S, Y, X, C) of any numeric dtype.
 
     Returns
     -------
     ndarray
-        float32 (N, H, W, C), N = 1 unless ``config.stack_rule == "slices"``.
+        (N, Y, X, C), the file's dtype (float32 after range normalisation or a grey mean).
     """
     if not np.issubdtype(stack.dtype, np.number) and stack.dtype != np.bool_:
         raise DatasetError(f"{name} has a non-numeric dtype {stack.dtype}; expected an image.")
@@ -261,13 +352,31 @@ def preprocess_syxc(stack, config, name="image"):
     stack = convert_channels(stack, config.channels, name)
     if config.normalization == "range":
         # range divides by the dtype maximum, which resizing (float32) would lose
-        return pad_to(fit_size(normalize(stack, config), config), config.image_size)
-    # percentiles of the resized image: the same statistics, at a fraction of the cost
-    fitted = fit_size(stack, config)
-    out = np.empty_like(fitted)
-    for i in range(fitted.shape[0]):  # each slice is its own sample, normalised on its own
-        out[i] = normalize(fitted[i], config)
-    return pad_to(out, config.image_size)
+        stack = normalize_each(stack, config)
+    return stack
+
+
+def finish(batch, config):
+    """Per-sample steps on (N, Y, X, C) of one size: fit, percentile normalisation, pad.
+
+    Percentiles are taken on the resized image (same statistics, a fraction of the cost) and
+    before padding, so padding is 0 = the low percentile. Returns float32 (N, H, W, C).
+    """
+    fitted = fit_size(batch, config)
+    if config.normalization == "percentile":
+        fitted = normalize_each(fitted, config)
+    return pad_to(fitted, config.image_size)
+
+
+def preprocess_syxc(stack, config, name="image"):
+    """Stack rule, channel conversion, resize and normalisation of an (S, Y, X, C) array.
+
+    Returns
+    -------
+    ndarray
+        float32 (N, H, W, C), N = 1 unless ``config.stack_rule == "slices"``.
+    """
+    return finish(prepare(stack, config, name), config)
 
 
 def preprocess_array(array, config, channel_axis=None):
@@ -336,4 +445,6 @@ def describe_error(exc):
         return "not an image file (unknown or damaged format)"
     if "truncated" in text.lower() or kind == "EOFError":
         return f"truncated file ({text or kind})"
+    if "broken" in text.lower():
+        return f"damaged file ({text})"
     return f"{kind}: {text}" if text else kind

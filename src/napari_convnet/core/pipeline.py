@@ -12,11 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from napari_convnet.core.images import read_image
+from napari_convnet.core.images import (
+    FAST_PNG_MODES,
+    convert_channels,
+    finish,
+    normalize_each,
+    prepare,
+    preprocess_syxc,
+    read_image,
+)
 from napari_convnet.errors import DatasetError
 
 # shuffle buffer of a file-cached dataset: bounded in bytes, since elements are whole images
 _SHUFFLE_BUFFER_BYTES = 256 * 2**20
+# files per vectorised preprocessing group, and their raw bytes: bounds the temporary copies
+_CHUNK = 512
+_CHUNK_BYTES = 32 * 2**20
 _SHIFT = 0.1  # the course's width/height_shift_range
 _JITTER = 0.1  # intensity gain and offset, as a fraction of each image's range
 
@@ -37,8 +48,21 @@ def _samples(index, split):
     return samples
 
 
+def _read(index, path, slice_index=None):
+    """float32 (N, H, W, C) of one file, from the arrays decoded while indexing when kept."""
+    stack = index.decoded.get(path)
+    if stack is None:
+        return read_image(path, index.config, slice_index)
+    if slice_index is not None and index.config.stack_rule == "slices":
+        stack = stack[slice_index:slice_index + 1]
+    return preprocess_syxc(stack, index.config, repr(path))
+
+
 def load_split(index, split, on_event=None):
-    """Read and preprocess a whole split into memory (files decoded in parallel).
+    """Read and preprocess a whole split into memory.
+
+    Files kept decoded by :func:`~napari_convnet.core.data.index_folder` are preprocessed in
+    vectorised groups of one size; the others are decoded in a thread pool.
 
     Parameters
     ----------
@@ -65,17 +89,101 @@ def load_split(index, split, on_event=None):
     for row, sample in enumerate(samples):
         rows.setdefault(sample.path, []).append((row, sample.slice_index))
 
-    def fill(path):
-        images = read_image(path, config)
+    def fill(path, images):
         for row, slice_index in rows[path]:
             x[row] = images[slice_index or 0]
 
-    total = len(rows)
+    total, done = len(rows), 0
+    kept = [p for p in rows if p in index.decoded]
+    for chunk in _chunks(kept, [index.decoded[p].nbytes for p in kept]):
+        groups = {}
+        for path in chunk:
+            prepared = prepare(index.decoded[path], config, repr(path))
+            groups.setdefault((prepared.shape[1:], prepared.dtype.str), []).append(
+                (path, prepared))
+        for items in groups.values():
+            batch = finish(np.concatenate([a for _, a in items]), config)
+            start = 0
+            for path, prepared in items:
+                fill(path, batch[start:start + len(prepared)])
+                start += len(prepared)
+        done += len(chunk)
+        _progress(on_event, done, total)
+    for paths, batch in _decode_pngs(index, [p for p in rows if p in index.png_files]):
+        for path, image in zip(paths, batch, strict=True):
+            fill(path, image[None])
+        done += len(paths)
+        _progress(on_event, done, total)
+    on_disk = [p for p in rows if p not in index.decoded and p not in index.png_files]
     with ThreadPoolExecutor(_workers()) as pool:
-        for done, _ in enumerate(pool.map(fill, rows), 1):
-            if on_event is not None and (done % 256 == 0 or done == total):
-                on_event({"type": "progress", "stage": "loading", "done": done, "total": total})
+        chunks = _chunks(on_disk, [1] * len(on_disk), size=8)
+        for chunk, images in zip(chunks, pool.map(
+                lambda c: [read_image(p, config) for p in c], chunks), strict=True):
+            for path, image in zip(chunk, images, strict=True):
+                fill(path, image)
+            done += len(chunk)
+            _progress(on_event, done, total)
     return x, y
+
+
+def _decode_pngs(index, paths):
+    """Decode simple PNGs in TensorFlow's parallel pipeline, in batches of one mode and size.
+
+    Yields
+    ------
+    paths : list of str
+    batch : ndarray
+        float32 (B, H, W, C), preprocessed as :func:`read_image` would.
+    """
+    if not paths:
+        return
+    import tensorflow as tf
+
+    groups = {}
+    for path in paths:
+        groups.setdefault(index.png_files[path], []).append(path)
+    config = index.config
+    for (mode, height, width), group in groups.items():
+        dtype, stored, _ = FAST_PNG_MODES[mode]
+        nbytes = height * width * stored * np.dtype(dtype).itemsize
+        ds = tf.data.Dataset.from_tensor_slices(group).map(
+            lambda p, dtype=dtype: tf.io.decode_png(
+                tf.io.read_file(p), channels=0, dtype=getattr(tf, dtype)),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(
+                max(1, min(_CHUNK, _CHUNK_BYTES // nbytes)))
+        start = 0
+        try:
+            for batch in ds:
+                chunk = group[start:start + int(batch.shape[0])]
+                batch = batch.numpy()
+                if stored in (2, 4):
+                    batch = batch[..., :-1]  # alpha is not image content (as in read_raw)
+                batch = convert_channels(batch, config.channels)
+                if config.normalization == "range":
+                    batch = normalize_each(batch, config)
+                yield chunk, finish(batch, config)
+                start += len(chunk)
+        except tf.errors.OpError:
+            # changed or damaged since indexing: PIL decodes the rest, or names the bad file
+            rest = group[start:]
+            yield rest, np.concatenate([read_image(path, config) for path in rest])
+
+
+def _chunks(items, nbytes, size=_CHUNK):
+    """Consecutive runs of at most ``size`` items and ``_CHUNK_BYTES`` bytes (at least 1 item)."""
+    chunks, current, total = [], [], 0
+    for item, n in zip(items, nbytes, strict=True):
+        if current and (len(current) == size or total + n > _CHUNK_BYTES):
+            chunks.append(current)
+            current, total = [], 0
+        current.append(item)
+        total += n
+    return chunks + ([current] if current else [])
+
+
+def _progress(on_event, done, total):
+    if on_event is not None:
+        on_event({"type": "progress", "stage": "loading", "done": done, "total": total})
 
 
 def _cache_file(cache, index, split, samples):
@@ -143,7 +251,7 @@ def make_dataset(index, split, batch_size=32, shuffle=None, augment=False, cache
 
         def load(i):
             s = samples[int(i)]
-            return read_image(s.path, config, s.slice_index)[0]
+            return _read(index, s.path, s.slice_index)[0]
 
         def load_tf(i):
             image = tf.numpy_function(load, [i], tf.float32, stateful=False)

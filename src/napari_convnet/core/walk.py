@@ -11,11 +11,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from napari_convnet.core.images import IMAGE_SUFFIXES, describe_error, read_raw, to_syxc
+from napari_convnet.core.images import (
+    FAST_PNG_MODES,
+    IMAGE_SUFFIXES,
+    describe_error,
+    png_header,
+    read_raw,
+    to_syxc,
+)
 from napari_convnet.errors import DatasetError, JobStopped
 
 _SPLIT_FOLDERS = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
-_PROGRESS_EVERY = 64
+_CHUNK = 32
+# Indexing decodes every file anyway; keeping the decoded arrays (up to this many bytes) spares
+# small data sets, where per-file overhead dominates, a second decode in the first epoch.
+DECODED_BUDGET = 256 * 2**20
 
 
 @dataclass
@@ -59,6 +69,7 @@ class FileInfo:
     shape_text: str
     dtype: str
     small: bool
+    png: tuple | None = None  # (raw mode, Y, X) of a PNG checked without decoding its pixels
 
 
 def _visible(name):
@@ -133,8 +144,20 @@ def find_class_files(root):
 
 
 def _check(path, config):
-    """Decode one file fully: FileInfo, or a one-line reason why it is unusable."""
+    """Check one file: (FileInfo, (S, Y, X, C) array or None), or a reason why it is unusable.
+
+    Simple PNGs are checked without decoding (chunk CRCs; TensorFlow decodes them later in
+    parallel); every other file is decoded fully, which also finds NaN/inf in float TIFFs.
+    """
+    height, width = config.image_size
     try:
+        header = png_header(path) if config.channel_axis is None else None
+        if header is not None:
+            y, x, mode = header
+            dtype, _, channels = FAST_PNG_MODES[mode]
+            shape = (y, x) if channels == 1 else (y, x, channels)
+            return FileInfo(channels, 1, "x".join(map(str, shape)), dtype,
+                            y < height or x < width, (mode, y, x)), None
         raw, axes = read_raw(path)
         stack = to_syxc(raw, axes, config.channel_axis)
     except DatasetError as exc:
@@ -147,14 +170,13 @@ def _check(path, config):
         return "contains NaN or inf values"
     if raw.dtype.kind not in "biuf":
         return f"unsupported pixel type {raw.dtype}"
-    height, width = config.image_size
     return FileInfo(
         channels=int(stack.shape[-1]),
         slices=int(stack.shape[0]),
         shape_text="x".join(map(str, raw.shape)),
         dtype=str(raw.dtype),
         small=stack.shape[1] < height or stack.shape[2] < width,
-    )
+    ), stack
 
 
 def probe_files(paths, config, on_event=None, should_stop=None):
@@ -165,22 +187,38 @@ def probe_files(paths, config, on_event=None, should_stop=None):
     infos : dict of str to FileInfo
         The usable files.
     bad : list of BadFile
+    decoded : dict of str to ndarray
+        (S, Y, X, C) arrays of the first usable files, up to :data:`DECODED_BUDGET` bytes.
     """
-    infos, bad, total = {}, [], len(paths)
-    workers = min(8, (os.cpu_count() or 1) + 2)
+    infos, bad, decoded, total, kept = {}, [], {}, len(paths), 0
+    workers = min(4, os.cpu_count() or 1)
+    # chunks of files per task: one future per small file costs as much as decoding it
+    chunks = [paths[i:i + _CHUNK] for i in range(0, total, _CHUNK)]
+    done = 0
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(lambda p: _check(p, config), paths)
-        for done, (path, result) in enumerate(zip(paths, results, strict=True), 1):
+        for chunk, results in zip(chunks, pool.map(
+                lambda c: [_check(p, config) for p in c], chunks), strict=True):
             if should_stop is not None and should_stop():
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise JobStopped("Indexing was stopped.")
-            if isinstance(result, FileInfo):
-                infos[path] = result
-            else:
-                bad.append(BadFile(path, result))
-            if on_event is not None and (done % _PROGRESS_EVERY == 0 or done == total):
+            kept = _collect(chunk, results, infos, bad, decoded, kept)
+            done += len(chunk)
+            if on_event is not None:
                 on_event({"type": "progress", "stage": "indexing", "done": done, "total": total})
-    return infos, bad
+    return infos, bad, decoded
+
+
+def _collect(paths, results, infos, bad, decoded, kept):
+    """File the results of one chunk; return the bytes of decoded arrays kept so far."""
+    for path, result in zip(paths, results, strict=True):
+        if isinstance(result, tuple):
+            infos[path], stack = result
+            if stack is not None and kept + stack.nbytes <= DECODED_BUDGET:
+                decoded[path] = stack
+                kept += stack.nbytes
+        else:
+            bad.append(BadFile(path, result))
+    return kept
 
 
 def _split_counts(n, fractions):

@@ -52,11 +52,17 @@ class EngineTask:
     on_event, on_result, on_error, on_finished : callable, optional
         Called in the main thread with an event dict, ``(value, stopped)``, the exception, and
         nothing, respectively. Without ``on_error`` the error is shown as a notification.
+    owner : magicgui widget, optional
+        When its Qt widget is destroyed (dock closed), callbacks are no longer called; the
+        engine request itself runs to its end (a training still saves its model).
     """
 
     def __init__(self, op, kwargs, description, on_event=None, on_result=None, on_error=None,
-                 on_finished=None):
+                 on_finished=None, owner=None):
         self.description = description
+        self._alive = True
+        if owner is not None:
+            owner.native.destroyed.connect(self._detach)
         self._holder = {}
         self._bar = None
         self._on_event = on_event
@@ -80,14 +86,21 @@ class EngineTask:
         if self.job is not None:
             self.job.stop()
 
+    def _detach(self):
+        self._on_event = self._on_result = self._on_error = self._on_finished = None
+
     def _progress(self, done, total, text):
+        if not self._alive:  # events queued behind ``finished``: the bar is closed
+            return
         if self._bar is None:
             self._bar = progress(total=total, desc=self.description)
-        if self._bar.total != total:
-            self._bar.total = total
-        self._bar.n = done
-        self._bar.set_description(f"{self.description}: {text}" if text else self.description)
-        self._bar.refresh()
+        # a local name: napari's progress events may run ``_finished`` re-entrantly
+        bar = self._bar
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.set_description(f"{self.description}: {text}" if text else self.description)
+        bar.refresh()
 
     def _event(self, event):
         kind = event.get("type")
@@ -115,6 +128,7 @@ class EngineTask:
             show_error(error_message(exc))
 
     def _finished(self):
+        self._alive = False
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -116,8 +116,7 @@ class DatasetWidget(Container):
         self.task = EngineTask(
             "scan_dataset", {"root": self.root, "config": self.config()}, "Scanning dataset",
             on_result=self._show_summary, on_error=self._failed,
-            on_finished=lambda: self._busy(False),
-        )
+            on_finished=lambda: self._busy(False), owner=self)
 
     def _show_summary(self, summary, stopped):
         self.last_summary = summary
@@ -135,8 +134,7 @@ class DatasetWidget(Container):
             "dataset_samples",
             {"root": self.root, "config": self.config(), "per_class": int(self.per_class.value)},
             "Reading samples", on_result=self._add_samples, on_error=self._failed,
-            on_finished=lambda: self._busy(False),
-        )
+            on_finished=lambda: self._busy(False), owner=self)
 
     def _add_samples(self, result, stopped):
         if self.viewer is not None:

@@ -31,7 +31,7 @@ def job(name):
 
 def load_all():
     """Import every job module so that its requests are registered."""
-    from napari_convnet.engine import jobs_data  # noqa: F401
+    from napari_convnet.engine import jobs_data, jobs_train  # noqa: F401
 
 
 def run(op, ctx, kwargs):

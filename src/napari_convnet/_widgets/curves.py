@@ -1,0 +1,83 @@
+"""Live training curves (loss and accuracy, training vs validation) drawn with matplotlib.
+
+The course's way of seeing overfitting: the curves of one run update every epoch; runs
+selected in the runs table are overlaid dashed for comparison.
+"""
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from qtpy.QtCore import QTimer
+
+_METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
+
+
+class CurvesCanvas(FigureCanvasQTAgg):
+    """Two axes (loss, accuracy) over epochs; one live history plus overlaid runs."""
+
+    def __init__(self):
+        self.figure = Figure(figsize=(4.5, 2.4), layout="constrained")
+        super().__init__(self.figure)
+        self.axes = dict(zip((m for m, _ in _METRICS), self.figure.subplots(1, 2), strict=True))
+        self.live = {}
+        self.live_label = ""
+        self.overlays = []
+        self.setMinimumHeight(220)
+        # Redraws are coalesced on a timer: epoch events can arrive while Qt is inside a
+        # matplotlib draw (re-entrant ``Axes.clear`` recurses without end).
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(30)
+        self._timer.timeout.connect(self._draw_now)
+        self._draw_now()
+
+    def start_live(self, label, history=None):
+        """Start a new live history (optionally continuing ``history``, a Keras history dict)."""
+        self.live_label = label
+        self.live = {k: list(v) for k, v in (history or {}).items()}
+        self.redraw()
+
+    def add_epoch(self, logs):
+        """Append one epoch's logs (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``)."""
+        for key, value in logs.items():
+            if value is not None:
+                self.live.setdefault(key, []).append(float(value))
+        self.redraw()
+
+    def set_overlays(self, runs):
+        """Overlay these runs: list of ``(label, history dict)``."""
+        self.overlays = list(runs)
+        self.redraw()
+
+    def redraw(self):
+        """Schedule a redraw of the live history (solid) and overlays (dashed)."""
+        self._timer.start()
+
+    def _draw_now(self):
+        for metric, title in _METRICS:
+            ax = self.axes[metric]
+            ax.clear()
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("epoch", fontsize=8)
+            ax.tick_params(labelsize=7)
+            for i, (label, history) in enumerate(self.overlays):
+                colour = f"C{(i + 2) % 10}"
+                self._plot(ax, history, metric, label, colour, "--")
+            self._plot(ax, self.live, metric, self.live_label, "C0", "-")
+            if ax.lines:
+                ax.legend(fontsize=6, loc="best")
+        self.draw_idle()
+
+    @staticmethod
+    def _plot(ax, history, metric, label, colour, style):
+        for key, alpha, suffix in ((metric, 1.0, "train"), (f"val_{metric}", 0.55, "val")):
+            values = history.get(key) or []
+            if values:
+                epochs = range(1, len(values) + 1)
+                ax.plot(epochs, values, style, color=colour, alpha=alpha, marker=".",
+                        label=f"{label} {suffix}".strip())
+
+    def export_png(self, path):
+        """Save the curves as a PNG file at ``path``."""
+        self._timer.stop()
+        self._draw_now()
+        self.figure.savefig(path, dpi=150)

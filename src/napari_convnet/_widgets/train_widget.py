@@ -1,0 +1,338 @@
+"""The Train dock: data, preset and options, live curves, stop/continue, save/load, runs table.
+
+Everything runs in the engine; this widget gathers options, follows events and shows results.
+The trained or loaded model becomes the engine's *current model*, which the other docks use.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    SpinBox,
+    TextEdit,
+)
+from napari.utils.notifications import show_error, show_info
+
+from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets.curves import CurvesCanvas
+from napari_convnet._widgets.dataset_widget import DatasetWidget
+from napari_convnet._widgets.engine_widget import device_badge
+from napari_convnet._widgets.runs_table import RunsTable, options_text
+from napari_convnet.engine import get_engine
+
+PRESETS = ("course-cnn", "dense-2x10", "dense-3x15", "vgg1", "vgg2", "vgg3", "vgg16",
+           "mobilenetv2")
+_VGG = ("vgg1", "vgg2", "vgg3")
+_TRANSFER = ("vgg16", "mobilenetv2")
+
+
+def models_folder(root):
+    """Default folder for models trained on ``root``: a sibling ``<name>-models`` folder.
+
+    Beside the data, not inside it (a folder inside would be read as a class). Falls back to
+    ``~/napari-convnet/models/<name>`` when the data's parent folder is not writable.
+    """
+    root = Path(root).resolve()
+    beside = root.parent / f"{root.name}-models"
+    if os.access(beside if beside.exists() else root.parent, os.W_OK):
+        return beside
+    return Path.home() / "napari-convnet" / "models" / root.name
+
+
+def _labelled(label, widget):
+    widget.label = label
+    return widget
+
+
+class TrainWidget(Container):
+    """Train a preset on a labelled folder from napari (the course's exercise 5, no code)."""
+
+    def __init__(self, napari_viewer=None):
+        super().__init__(scrollable=True)
+        self.viewer = napari_viewer
+        self.data = DatasetWidget(napari_viewer)
+        self.data.label = ""
+        self.preset = ComboBox(value="course-cnn", choices=PRESETS, label="Preset")
+        self.dropout = CheckBox(value=False, text="dropout (0.2/0.3/0.4/0.4)")
+        self.batchnorm = CheckBox(value=False, text="batch normalisation")
+        self.augment = CheckBox(value=False, text="augmentation (shifts, flips, 90°)")
+        self.l2 = FloatSpinBox(value=0.0, min=0.0, max=1.0, step=1e-4, label="L2 (0 = off)")
+        self.fine_tune = CheckBox(value=False, text="fine-tune the backbone")
+        self.weights = FileEdit(mode="r", filter="*.h5", label="ImageNet weights",
+                                tooltip="Local backbone weights file (.h5); empty = Keras cache")
+        self.summary_button = PushButton(text="Show parameters and layers")
+        self.param_count = Label(value="")
+        self.layers = TextEdit(value="", label="Layers")
+        self.layers.read_only = True
+        self.layers.visible = False
+        self.epochs = SpinBox(value=10, min=1, max=10_000, label="Epochs")
+        self.batch_size = SpinBox(value=32, min=1, max=4096, label="Batch size")
+        self.optimizer = ComboBox(value="adam", choices=["adam", "sgd"], label="Optimizer")
+        self.learning_rate = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4,
+                                          label="Learning rate")
+        self.early_stopping = SpinBox(value=0, min=0, max=1000,
+                                      label="Early stopping (0 = off)")
+        self.class_weights = CheckBox(value=False, text="class weights (imbalanced data)")
+        self.out = FileEdit(mode="w", filter="*.keras", label="Save model to",
+                            tooltip="Empty: a new file in <data>-models beside the data folder")
+        self.train_button = PushButton(text="Train")
+        self.continue_button = PushButton(text="Continue training")
+        self.stop_button = PushButton(text="Stop (keep best weights)", enabled=False)
+        self.load_path = FileEdit(mode="r", filter="*.keras", label="Model bundle")
+        self.load_button = PushButton(text="Load model")
+        self.save_button = PushButton(text="Save current model to 'Save model to'")
+        self.status = Label(value="No current model.")
+        self.device = Label(value="")
+        self.curves = CurvesCanvas()
+        self.runs = RunsTable()
+        self.refresh_runs_button = PushButton(text="Refresh runs")
+        self.export_csv_button = PushButton(text="Export runs as CSV…")
+        self.export_png_button = PushButton(text="Export curves as PNG…")
+        self.extend([
+            self.data, self.preset, self.dropout, self.batchnorm, self.augment, self.l2,
+            self.fine_tune, self.weights, self.summary_button, self.param_count, self.layers,
+            self.epochs, self.batch_size, self.optimizer, self.learning_rate,
+            self.early_stopping, self.class_weights, self.out,
+            Container(widgets=[self.train_button, self.continue_button, self.stop_button],
+                      layout="horizontal", labels=False),
+            self.load_path,
+            Container(widgets=[self.load_button, self.save_button], layout="horizontal",
+                      labels=False),
+            self.device, self.status,
+        ])
+        self.native.layout().addWidget(self.curves)
+        self.native.layout().addWidget(self.runs)
+        self.extend([Container(widgets=[self.refresh_runs_button, self.export_csv_button,
+                                        self.export_png_button],
+                               layout="horizontal", labels=False)])
+        self.task = self.runs_task = None
+        self.current = None  # {"meta", "path"} of the engine's current model
+        self.session_models = []
+        self.preset.changed.connect(self._preset_changed)
+        self.summary_button.changed.connect(self.show_model_summary)
+        self.train_button.changed.connect(lambda: self.start_training(False))
+        self.continue_button.changed.connect(lambda: self.start_training(True))
+        self.stop_button.changed.connect(self.stop)
+        self.load_button.changed.connect(self.load_model)
+        self.save_button.changed.connect(self.save_model)
+        self.refresh_runs_button.changed.connect(self.refresh_runs)
+        self.export_csv_button.changed.connect(lambda: self._export("csv"))
+        self.export_png_button.changed.connect(lambda: self._export("png"))
+        self.runs.selection.connect(self._overlay_runs)
+        self._preset_changed()
+        self.engine = get_engine()
+        self.engine.start()
+
+    # -- options ------------------------------------------------------------------------
+    def _preset_changed(self):
+        name = self.preset.value
+        for widget in (self.dropout, self.batchnorm, self.l2):
+            widget.enabled = name in _VGG
+        self.dropout.enabled = name in _VGG + _TRANSFER
+        self.fine_tune.enabled = self.weights.enabled = name in _TRANSFER
+        self.param_count.value = ""
+
+    def preset_options(self):
+        """Options of the chosen preset as keyword arguments of ``build_model``."""
+        name = self.preset.value
+        options = {"augment": bool(self.augment.value)}
+        if name in _VGG:
+            options.update(dropout=bool(self.dropout.value),
+                           batchnorm=bool(self.batchnorm.value))
+            if self.l2.value > 0:
+                options["l2"] = float(self.l2.value)
+        if name in _TRANSFER:
+            options.update(fine_tune=bool(self.fine_tune.value), dropout=bool(self.dropout.value))
+            weights = str(self.weights.value)
+            if weights not in ("", "."):
+                options["weights"] = weights
+        return options
+
+    def train_config(self):
+        """Training settings as a ``TrainConfig`` dict."""
+        return {
+            "epochs": int(self.epochs.value),
+            "batch_size": int(self.batch_size.value),
+            "optimizer": self.optimizer.value,
+            "learning_rate": float(self.learning_rate.value),
+            "early_stopping": int(self.early_stopping.value) or None,
+            "use_class_weights": bool(self.class_weights.value),
+            "seed": int(self.data.seed.value),
+        }
+
+    def output_path(self):
+        """Where the next training saves its bundle (chosen, or a new default file)."""
+        chosen = str(self.out.value)
+        if chosen not in ("", "."):
+            return chosen if chosen.endswith(".keras") else chosen + ".keras"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return str(models_folder(self.data.root) / f"{self.preset.value}-{stamp}.keras")
+
+    # -- model summary ------------------------------------------------------------------
+    def show_model_summary(self):
+        """Scan the data if needed, then show the chosen model's parameter count and layers."""
+        summary = self.data.last_summary
+        if summary is None or summary["root"] != str(Path(self.data.root).resolve()):
+            self.param_count.value = "scanning the data folder first…"
+            self.data.start_scan()
+            self.data.task.worker.finished.connect(self._summary_after_scan)
+            return
+        shape = [*self.data.config()["image_size"], summary["channels"]]
+        self.task = EngineTask(
+            "preset_info", {"name": self.preset.value, "input_shape": shape,
+                            "num_classes": len(summary["class_names"]),
+                            "options": self.preset_options()},
+            "Building model", on_result=self._show_model_summary, on_error=self._failed, owner=self)
+
+    def _summary_after_scan(self):
+        if self.data.last_summary is not None:
+            self.show_model_summary()
+
+    def _show_model_summary(self, info, stopped):
+        self.param_count.value = (
+            f"{self.preset.value}: {info['trainable_params']:,} trainable parameters "
+            f"({info['total_params']:,} total) on {'×'.join(map(str, info['input_shape']))}, "
+            f"{info['num_classes']} classes")
+        rows = [f"{r['name']:<24} {r['type']:<20} {str(r['output_shape']):<22} {r['params']:,}"
+                for r in info["layers"]]
+        self.layers.value = "\n".join(rows)
+        self.layers.visible = True
+
+    # -- training -----------------------------------------------------------------------
+    def _busy(self, busy):
+        for widget in (self.train_button, self.continue_button, self.load_button,
+                       self.save_button, self.summary_button):
+            widget.enabled = not busy
+        self.stop_button.enabled = busy
+
+    def start_training(self, continue_current=False):
+        """Train the chosen preset (or continue the current model) in the engine."""
+        if continue_current and self.current is None:
+            show_error("There is no current model to continue: train or load one first.")
+            return
+        out = self.output_path()
+        kwargs = {"root": self.data.root, "train_config": self.train_config(), "out": out,
+                  "continue_current": continue_current}
+        if continue_current:
+            history = self.current["meta"].get("history", {})
+            label = f"{self.current['meta'].get('preset')} (continued)"
+            # a continued model keeps its preprocessing; only split fractions and seed apply
+            config = self.data.config()
+            kwargs["data_config"] = {k: config[k] for k in ("validation_split", "seed")}
+        else:
+            history = None
+            label = f"{self.preset.value} ({options_text(self.preset_options())})"
+            kwargs.update(preset=self.preset.value, data_config=self.data.config(),
+                          preset_options=self.preset_options())
+        self.curves.start_live(label, history)
+        self.status.value = f"Training → {out}"
+        self._busy(True)
+        self.task = EngineTask("train", kwargs, "Training", on_event=self._train_event,
+                               on_result=self._trained, on_error=self._failed,
+                               on_finished=lambda: self._busy(False), owner=self)
+
+    def _train_event(self, event):
+        if event.get("type") == "epoch":
+            self.curves.add_epoch(event["logs"])
+            logs = event["logs"]
+            acc = logs.get("val_accuracy", logs.get("accuracy"))
+            text = f"epoch {event['epoch']}/{event['epochs']}"
+            if acc is not None:
+                text += f" · accuracy {100 * acc:.1f} %"
+            self.status.value = text
+
+    def stop(self):
+        """Stop training after the current batch; the best weights so far are kept."""
+        if self.task is not None:
+            self.task.stop()
+            self.status.value = "Stopping… (keeping the best weights)"
+
+    def _trained(self, value, stopped):
+        self._set_current({"meta": value["meta"], "path": value["path"]})
+        best = value["result"].get("best_val_accuracy")
+        how = "stopped; best weights kept" if stopped else "done"
+        acc = "" if best is None else f", best validation accuracy {100 * best:.1f} %"
+        self.status.value = f"Training {how}{acc}. Saved {value['path']}"
+        self.session_models.append(value["path"])
+        show_info(self.status.value)
+        self.refresh_runs()
+
+    def _set_current(self, described):
+        self.current = described
+        meta = described["meta"]
+        self.status.value = (f"Current model: {meta.get('preset')} · classes "
+                             f"{', '.join(meta['class_names'])} · {described.get('path')}")
+        self.device.value = device_badge(self.engine.info)
+
+    def _failed(self, exc):
+        message = error_message(exc)
+        self.status.value = message.splitlines()[0]
+        show_error(message)
+
+    # -- bundles ------------------------------------------------------------------------
+    def load_model(self):
+        """Load the chosen bundle as the current model."""
+        self._busy(True)
+        self.task = EngineTask("load_model", {"path": str(self.load_path.value)},
+                               "Loading model", on_result=self._loaded, on_error=self._failed,
+                               on_finished=lambda: self._busy(False), owner=self)
+
+    def _loaded(self, described, stopped):
+        self._set_current(described)
+        self.curves.start_live(f"{described['meta'].get('preset')} (loaded)",
+                               described["meta"].get("history"))
+        self.refresh_runs()
+
+    def save_model(self):
+        """Save the current model to the 'Save model to' path."""
+        path = str(self.out.value)
+        if path in ("", "."):
+            show_error("Choose a file in 'Save model to' first.")
+            return
+        self.task = EngineTask("save_model", {"path": path}, "Saving model",
+                               on_result=lambda d, s: self._set_current(d),
+                               on_error=self._failed, owner=self)
+
+    # -- runs ---------------------------------------------------------------------------
+    def run_folders(self):
+        """Folders searched for run records: beside the data, and beside models of this session."""
+        folders = [str(models_folder(self.data.root))] if self.data.root not in ("", ".") else []
+        paths = [*self.session_models, (self.current or {}).get("path")]
+        folders += [os.path.dirname(os.path.abspath(p)) for p in paths if p]
+        return list(dict.fromkeys(folders))
+
+    def refresh_runs(self):
+        """Re-read the run records and fill the runs table."""
+        self.runs_task = EngineTask("list_runs", {"folders": self.run_folders()},
+                                    "Reading runs", on_result=lambda r, s: self.runs.set_records(r),
+                                    on_error=self._failed, owner=self)
+
+    def _overlay_runs(self, records):
+        self.curves.set_overlays([
+            (f"{r.get('preset')} ({options_text(r.get('preset_options'))})",
+             (r.get("result") or {}).get("history", {}))
+            for r in records
+        ])
+
+    def _export(self, kind):
+        from qtpy.QtWidgets import QFileDialog
+
+        filters = {"csv": "CSV (*.csv)", "png": "PNG image (*.png)"}
+        path, _ = QFileDialog.getSaveFileName(self.native, f"Export {kind.upper()}",
+                                              f"runs.{kind}", filters[kind])
+        if not path:
+            return
+        try:
+            (self.runs.export_csv if kind == "csv" else self.curves.export_png)(path)
+        except OSError as exc:
+            show_error(f"Could not write {path}: {exc}. Choose another folder.")
+            return
+        show_info(f"Wrote {path}")

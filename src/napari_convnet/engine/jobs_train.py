@@ -1,0 +1,118 @@
+"""Engine requests about models: presets, training, the current model, bundles, run records.
+
+The engine keeps one *current model* (``ctx.state["model"]`` and its bundle metadata
+``ctx.state["meta"]``): training or loading sets it; inspection, classification and
+evaluation use it.
+"""
+
+import glob
+import json
+import os
+
+from napari_convnet.core import presets, training
+from napari_convnet.core.bundle import load_bundle, save_bundle
+from napari_convnet.engine.jobs import job
+from napari_convnet.errors import ModelError
+
+
+def current(ctx):
+    """Return ``(model, meta)`` of the current model, or raise a ModelError saying what to do."""
+    if ctx.state.get("model") is None:
+        raise ModelError("There is no current model yet: train one or load a model bundle "
+                         "(.keras) in the Train dock first.")
+    return ctx.state["model"], ctx.state["meta"]
+
+
+def _describe(ctx):
+    """JSON-able description of the current model, or None."""
+    meta = ctx.state.get("meta")
+    if meta is None:
+        return None
+    return {"meta": meta, "path": ctx.state.get("path")}
+
+
+@job("list_presets")
+def list_presets(ctx):
+    """Preset names with their description, options and minimum input size."""
+    return [
+        {"name": name, "description": presets.preset_description(name),
+         "options": list(presets.preset_options(name)), "min_size": presets.min_input_size(name)}
+        for name in presets.list_presets()
+    ]
+
+
+@job("preset_info")
+def preset_info(ctx, name, input_shape, num_classes, options=None):
+    """Parameter counts and layer table of a preset, like ``model.summary()``."""
+    return presets.preset_info(name, tuple(input_shape), int(num_classes), **(options or {}))
+
+
+@job("train")
+def train(ctx, root, preset=None, data_config=None, train_config=None, preset_options=None,
+          out=None, continue_current=False):
+    """Train on the folder ``root`` (or continue the current model); save the bundle to ``out``.
+
+    Returns
+    -------
+    dict
+        ``meta`` (bundle metadata), ``result`` (TrainResult as a dict), ``path`` (bundle
+        written, or None).
+    """
+    model = current(ctx) if continue_current else None
+    config = training.TrainConfig.from_dict(train_config or {})
+    model, meta, result = training.train_from_folder(
+        root, preset=preset, data_config=data_config, train_config=config,
+        preset_options=preset_options, out=out, on_event=ctx.emit,
+        should_stop=ctx.should_stop, model=model,
+    )
+    ctx.state.update(model=model, meta=meta, path=out)
+    return {"meta": meta, "result": result.to_dict(), "path": out}
+
+
+@job("load_model")
+def load_model(ctx, path, allow_foreign=False):
+    """Load a bundle (``safe_mode=True``) as the current model; return its description."""
+    model, meta = load_bundle(path, allow_foreign=allow_foreign)
+    ctx.state.update(model=model, meta=meta, path=os.fspath(path))
+    return _describe(ctx)
+
+
+@job("save_model")
+def save_model(ctx, path):
+    """Save the current model as a bundle at ``path`` (atomically)."""
+    model, meta = current(ctx)
+    meta = save_bundle(model, path, meta)
+    ctx.state.update(meta=meta, path=os.fspath(path))
+    return _describe(ctx)
+
+
+@job("current_model")
+def current_model(ctx):
+    """Description of the current model (``{"meta", "path"}``), or None."""
+    return _describe(ctx)
+
+
+@job("list_runs")
+def list_runs(ctx, folders):
+    """Read the run records (``*.run.json``) found in ``folders`` and their ``runs/``.
+
+    Unreadable records are skipped. Returns a list of record dicts (with ``record_path``),
+    oldest first.
+    """
+    seen, records = set(), []
+    for folder in folders:
+        patterns = (os.path.join(folder, "*.run.json"), os.path.join(folder, "runs", "*.run.json"))
+        for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    record = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            key = (record.get("model"), record.get("started"))
+            if key in seen or "result" not in record:
+                continue
+            seen.add(key)
+            record["record_path"] = path
+            records.append(record)
+    records.sort(key=lambda r: r.get("started") or "")
+    return records

@@ -1,0 +1,118 @@
+"""The Train dock in a real viewer with a real engine: train, curves, stop, continue, load, runs."""
+
+import csv
+
+import numpy as np
+from PIL import Image
+
+START_MS = 240_000
+TRAIN_MS = 240_000
+
+
+def _stripes(root, n=24, size=20):
+    """Two classes a CNN learns in a few epochs: horizontal vs vertical stripes, noisy."""
+    rng = np.random.default_rng(1)
+    for name, axis in (("horizontal", 0), ("vertical", 1)):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            phase = rng.integers(0, 4)
+            line = (np.arange(size) + phase) % 4 < 2
+            img = np.repeat(line[:, None], size, 1) if axis == 0 else np.repeat(line[None], size, 0)
+            img = img * 180 + rng.integers(0, 60, (size, size))
+            Image.fromarray(img.astype(np.uint8)).save(root / name / f"{i:02d}.png")
+
+
+def _open(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-convnet", "Train")
+    _stripes(tmp_path / "stripes")
+    widget.data.folder.value = tmp_path / "stripes"
+    widget.data.image_height.value = widget.data.image_width.value = 20
+    widget.preset.value = "course-cnn"
+    widget.batch_size.value = 8
+    return viewer, widget
+
+
+def _wait_idle(qtbot, widget, timeout=TRAIN_MS):
+    qtbot.waitUntil(lambda: widget.train_button.enabled, timeout=timeout)
+
+
+def test_train_shows_params_curves_runs_then_continue_and_load(make_napari_viewer, qtbot,
+                                                               tmp_path):
+    viewer, widget = _open(make_napari_viewer, tmp_path)
+
+    widget.summary_button.clicked()
+    qtbot.waitUntil(lambda: "trainable parameters" in widget.param_count.value, timeout=START_MS)
+    # course-cnn on 20×20×1, 2 classes: conv 160 + 2320 + 2320 (3×3 output → 144... here 1×1)
+    assert "course-cnn" in widget.param_count.value
+    assert "conv2d" in widget.layers.value.lower()
+
+    widget.epochs.value = 2
+    widget.train_button.clicked()
+    qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
+    _wait_idle(qtbot, widget)
+    assert widget.current is not None, widget.status.value
+    saved = widget.current["path"]
+    assert saved.endswith(".keras") and "stripes-models" in saved
+    assert len(widget.curves.live["loss"]) == 2 and len(widget.curves.live["val_accuracy"]) == 2
+    assert "best validation accuracy" in widget.status.value
+    qtbot.waitUntil(lambda: widget.runs.rowCount() == 1, timeout=60_000)
+
+    # continue training: epochs continue the numbering, curves continue the history
+    widget.epochs.value = 1
+    widget.continue_button.clicked()
+    qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
+    _wait_idle(qtbot, widget)
+    assert widget.current["meta"]["epochs"] == 3
+    assert len(widget.curves.live["loss"]) == 3
+    qtbot.waitUntil(lambda: widget.runs.rowCount() == 2, timeout=60_000)
+
+    # runs table: overlay by selection, export as CSV
+    widget.runs.selectAll()
+    assert len(widget.curves.overlays) == 2
+    out = tmp_path / "runs.csv"
+    widget.runs.export_csv(out)
+    rows = list(csv.DictReader(out.open()))
+    assert [r["preset"] for r in rows] == ["course-cnn", "course-cnn"]
+    assert all(r["best val accuracy"].endswith("%") for r in rows)
+    widget.curves.export_png(tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+    # load the first bundle back as the current model
+    widget.load_path.value = saved
+    widget.load_button.clicked()
+    qtbot.waitUntil(lambda: not widget.load_button.enabled, timeout=2000)
+    _wait_idle(qtbot, widget)
+    assert widget.current["path"] == saved
+    assert widget.current["meta"]["class_names"] == ["horizontal", "vertical"]
+
+
+def test_stop_keeps_best_weights_and_the_model_is_usable(make_napari_viewer, qtbot, tmp_path):
+    viewer, widget = _open(make_napari_viewer, tmp_path)
+    widget.epochs.value = 200
+    epochs_seen = []
+    widget.train_button.clicked()
+    qtbot.waitUntil(lambda: widget.task is not None and widget.task.job is not None,
+                    timeout=START_MS)
+    widget.task.worker.yielded.connect(
+        lambda e: epochs_seen.append(e["epoch"]) if e.get("type") == "epoch" else None)
+    qtbot.waitUntil(lambda: len(epochs_seen) >= 2, timeout=TRAIN_MS)
+    widget.stop_button.clicked()
+    _wait_idle(qtbot, widget)
+    assert "stopped" in widget.status.value
+    meta = widget.current["meta"]
+    assert meta["epochs"] < 200
+    assert 1 <= meta["best_epoch"] <= meta["epochs"]
+
+
+def test_bad_folder_is_a_notification_and_the_dock_stays_usable(make_napari_viewer, qtbot,
+                                                                tmp_path):
+    viewer, widget = _open(make_napari_viewer, tmp_path)
+    (tmp_path / "one").mkdir()
+    widget.data.folder.value = tmp_path / "one"
+    widget.train_button.clicked()
+    qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
+    _wait_idle(qtbot, widget)
+    assert widget.current is None
+    assert "one" in widget.status.value
+    assert widget.train_button.enabled and not widget.stop_button.enabled

@@ -30,8 +30,15 @@ def job(name):
 
 
 def load_all():
-    """Import every job module so that its requests are registered."""
-    from napari_convnet.engine import jobs_data, jobs_train  # noqa: F401
+    """Import every ``engine/jobs_*.py`` module so that its requests are registered."""
+    import importlib
+    import pkgutil
+
+    from napari_convnet import engine
+
+    for module in pkgutil.iter_modules(engine.__path__):
+        if module.name.startswith("jobs_"):
+            importlib.import_module(f"napari_convnet.engine.{module.name}")
 
 
 def run(op, ctx, kwargs):

@@ -14,12 +14,12 @@ attributes, so this module does not import ``data`` (which imports this one).
 
 from __future__ import annotations
 
-import functools
 import os
 
 import numpy as np
 from PIL import Image
 
+from napari_convnet.core.resize import fit_size, pad_to
 from napari_convnet.errors import DatasetError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -256,79 +256,6 @@ def percentiles(batch, q):
     part = np.partition(flat, np.unique(np.concatenate([lo, hi])), axis=1)
     low, high = part[:, lo].astype(np.float64), part[:, hi].astype(np.float64)
     return low + (high - low) * (position - lo)
-
-
-@functools.lru_cache(maxsize=64)
-def _resize_weights(n_in, n_out):
-    """(n_out, n_in) float32 weights of a triangle (bilinear) filter, widened when shrinking.
-
-    The same filter as PIL's antialiased ``BILINEAR`` resize: each output pixel averages the
-    input pixels within ``max(1, n_in / n_out)`` of its centre, weights normalised to 1.
-    """
-    scale = n_in / n_out
-    support = max(scale, 1.0)
-    centres = (np.arange(n_out) + 0.5) * scale
-    weights = np.maximum(0.0, 1 - np.abs(np.arange(n_in)[None, :] + 0.5 - centres[:, None])
-                         / support)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def _resize_planes(array, height, width):
-    """Bilinear (antialiased when shrinking) resize of (N, Y, X, C) float32 to (N, h, w, C).
-
-    Two matrix products (separable filter) for the whole batch: BLAS does the work.
-    """
-    n, y, x, c = array.shape
-    if (y, x) == (height, width):
-        return array
-    planes = array[..., 0] if c == 1 else array.transpose(0, 3, 1, 2)  # (N, [C,] Y, X)
-    m = n * c
-    planes = np.ascontiguousarray(planes, np.float32).reshape(m * y, x)
-    # two large products (X, then Y); many small batched products are several times slower
-    cols = (planes @ _resize_weights(x, width).T).reshape(m, y, width)
-    cols = np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(y, m * width)
-    out = (_resize_weights(y, height) @ cols).reshape(height, n, c, width)
-    return np.ascontiguousarray(out.transpose(1, 0, 3, 2))  # (N, h, w, C)
-
-
-def fit_size(array, config):
-    """Scale (N, Y, X, C) so it fits (pad), covers (crop) or equals (stretch) ``image_size``.
-
-    Returns float32 (N, h, w, C) with ``h <= H and w <= W`` for ``"pad"`` (padding comes after
-    normalisation, see :func:`pad_to`) and ``(h, w) == (H, W)`` otherwise.
-    """
-    height, width = config.image_size
-    _, y, x, _ = array.shape
-    array = array.astype(np.float32, copy=False)
-    if config.resize == "stretch":
-        return _resize_planes(array, height, width)
-    if config.resize == "pad":
-        scale = min(height / y, width / x)
-        h, w = min(height, max(1, round(y * scale))), min(width, max(1, round(x * scale)))
-    elif config.resize == "crop":
-        scale = max(height / y, width / x)
-        h, w = max(height, round(y * scale)), max(width, round(x * scale))
-    else:
-        raise DatasetError(
-            f"`resize` must be 'pad', 'crop' or 'stretch'. Received: {config.resize!r}"
-        )
-    array = _resize_planes(array, h, w)
-    if config.resize == "crop":
-        top, left = (h - height) // 2, (w - width) // 2
-        array = array[:, top:top + height, left:left + width]
-    return array
-
-
-def pad_to(array, image_size):
-    """Centre (N, h, w, C) in zeros of (N, H, W, C); a no-op when it already has that size."""
-    height, width = image_size
-    n, h, w, c = array.shape
-    if (h, w) == (height, width):
-        return array
-    out = np.zeros((n, height, width, c), np.float32)
-    top, left = (height - h) // 2, (width - w) // 2
-    out[:, top:top + h, left:left + w] = array
-    return out
 
 
 def prepare(stack, config, name="image"):

@@ -26,7 +26,7 @@ from napari_convnet.errors import DatasetError
 # shuffle buffer of a file-cached dataset: bounded in bytes, since elements are whole images
 _SHUFFLE_BUFFER_BYTES = 256 * 2**20
 # files per vectorised preprocessing group, and their raw bytes: bounds the temporary copies
-_CHUNK = 512
+_CHUNK = 256
 _CHUNK_BYTES = 32 * 2**20
 _SHIFT = 0.1  # the course's width/height_shift_range
 _JITTER = 0.1  # intensity gain and offset, as a fraction of each image's range
@@ -150,7 +150,7 @@ def _decode_pngs(index, paths):
             lambda p, dtype=dtype: tf.io.decode_png(
                 tf.io.read_file(p), channels=0, dtype=getattr(tf, dtype)),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(
-                max(1, min(_CHUNK, _CHUNK_BYTES // nbytes)))
+                max(1, min(_CHUNK, _CHUNK_BYTES // nbytes))).prefetch(1)  # decode during numpy
         start = 0
         try:
             for batch in ds:

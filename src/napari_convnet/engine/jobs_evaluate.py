@@ -1,0 +1,65 @@
+"""Engine requests for evaluation and review: metrics, confusion-matrix cells, relabelling."""
+
+import numpy as np
+
+from napari_convnet.core import review
+from napari_convnet.core.data import DataConfig
+from napari_convnet.core.images import read_image
+from napari_convnet.engine.jobs import job
+from napari_convnet.engine.jobs_train import current
+
+
+@job("evaluate")
+def evaluate(ctx, root, split=None):
+    """Evaluate the current model on ``root``; keep the per-image items for review.
+
+    Returns
+    -------
+    dict
+        :func:`napari_convnet.core.review.evaluate_items` report (with ``items``).
+    """
+    model, meta = current(ctx)
+    report = review.evaluate_items(model, meta, root, split=split, on_event=ctx.emit,
+                                   should_stop=ctx.should_stop)
+    ctx.state["evaluation"] = report
+    return report
+
+
+@job("cell_images")
+def cell_images(ctx, true_class, predicted_class, limit=500):
+    """Images of one confusion-matrix cell of the last evaluation, most confident first.
+
+    Returns
+    -------
+    dict
+        ``images`` float32 (N, H, W, C) as the model sees them, and ``items`` (their dicts).
+    """
+    report = ctx.state.get("evaluation")
+    if report is None:
+        from napari_convnet.errors import ModelError
+
+        raise ModelError("Evaluate the model on a folder first.")
+    _, meta = current(ctx)
+    config = DataConfig.from_dict(meta["data_config"])
+    items = review.cell_items(report["items"], true_class, predicted_class)[:limit]
+    images = []
+    for i, item in enumerate(items):
+        images.append(read_image(item["path"], config, item["slice_index"])[0])
+        ctx.emit({"type": "progress", "stage": "reading images", "done": i + 1,
+                  "total": len(items)})
+    shape = (0, *meta["input_shape"])
+    return {"images": np.stack(images) if images else np.zeros(shape, np.float32),
+            "items": items}
+
+
+@job("relabel")
+def relabel(ctx, path, root, new_class, copy=False):
+    """Move or copy ``path`` to the ``new_class`` folder of ``root`` (logged, undoable)."""
+    _, meta = current(ctx)
+    return review.relabel(path, root, new_class, meta["class_names"], copy=copy)
+
+
+@job("undo_relabel")
+def undo_relabel(ctx, root):
+    """Undo the last logged move or copy in ``root``; None when there is nothing to undo."""
+    return review.undo_last(root)

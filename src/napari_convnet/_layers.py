@@ -50,6 +50,15 @@ def samples_layer(result):
     name = "samples: " + ", ".join(names)
     if len(name) > 60:
         name = name[:57] + "…"
+    return stack_layer(images, name, metadata)
+
+
+def stack_layer(images, name, metadata):
+    """Image layer tuple of a stack of model inputs, float32 (N, H, W, C).
+
+    Data is (N, H, W) for one channel, (N, H, W, 3) for RGB, else (N, C, H, W) so the
+    sliders scroll images and channels.
+    """
     kwargs = image_kwargs(images, name, metadata, colormap="gray")
     channels = images.shape[-1]
     if channels == 1:
@@ -60,6 +69,31 @@ def samples_layer(result):
     else:
         data = np.moveaxis(images, -1, 1)
     return data, kwargs, "image"
+
+
+def review_layer(result, class_names, title):
+    """Image layer of one confusion-matrix cell: images sorted by confidence.
+
+    Parameters
+    ----------
+    result : dict
+        From the engine's ``cell_images``: ``images`` float32 (N, H, W, C) and ``items``
+        (dicts with ``path``, ``true``, ``predicted``, ``confidence``).
+    class_names : list of str
+    title : str
+        E.g. ``"dim → bright"``; the layer is named ``"review: " + title``.
+
+    Returns
+    -------
+    tuple
+        ``(data, kwargs, "image")``; ``metadata`` holds ``items`` and ``paths``
+        (file names in slice order) and ``confidences``.
+    """
+    items = list(result["items"])
+    metadata = {"items": items, "paths": [i["path"] for i in items],
+                "confidences": [i["confidence"] for i in items],
+                "class_names": list(class_names)}
+    return stack_layer(np.asarray(result["images"], np.float32), f"review: {title}", metadata)
 
 
 def add_or_update(viewer, layer_data):

@@ -13,7 +13,7 @@ from PIL import Image
 from napari_convnet.cli import main
 from napari_convnet.core import data
 from napari_convnet.core.data import DataConfig, index_folder
-from napari_convnet.errors import DatasetError
+from napari_convnet.errors import DatasetError, JobStopped
 
 RNG = np.random.default_rng(0)
 
@@ -40,10 +40,6 @@ def _flat(root, classes=("cat", "dog"), n=5, shape=(12, 10)):
 
 def _config(**kwargs):
     return DataConfig(**{"image_size": (8, 8), **kwargs})
-
-
-def _reasons(index):
-    return {os.path.basename(b.path): b.reason for b in index.bad_files}
 
 
 @pytest.mark.parametrize("kwargs, text", [
@@ -126,9 +122,8 @@ def test_formats_and_bit_depths(tmp_path):
     _png(tmp_path / "a" / "gray8.png")
     _png(tmp_path / "a" / "gray16.png", dtype=np.uint16)
     _png(tmp_path / "a" / "rgba.png", shape=(12, 10, 4))
-    Image.fromarray(RNG.integers(0, 255, (12, 10), np.uint8)).save(tmp_path / "a" / "j.jpg")
-    (tmp_path / "b").mkdir()
-    Image.fromarray(RNG.integers(0, 255, (12, 10), np.uint8)).save(tmp_path / "b" / "b.bmp")
+    _png(tmp_path / "a" / "j.jpg")  # PIL picks the format from the suffix
+    _png(tmp_path / "b" / "b.bmp")
     _tif(tmp_path / "b" / "u16.tif", RNG.integers(0, 65535, (12, 10), np.uint16))
     _tif(tmp_path / "b" / "f32.tiff", RNG.random((12, 10), np.float32))
     _tif(tmp_path / "b" / "u8.tif", RNG.integers(0, 255, (12, 10), np.uint8))
@@ -258,7 +253,7 @@ def test_bad_files_are_listed_and_skipped(tmp_path):
     (tmp_path / "loose.png").write_bytes(good)
     events = []
     index = index_folder(tmp_path, _config(), on_event=events.append)
-    reasons = _reasons(index)
+    reasons = {os.path.basename(b.path): b.reason for b in index.bad_files}
     assert reasons["truncated.png"].startswith("truncated")
     assert reasons["text.png"].startswith("not an image")
     assert reasons["zero.tif"] == "empty file (0 bytes)"
@@ -318,6 +313,8 @@ def test_root_and_config_arguments(tmp_path):
         index_folder(_png(tmp_path / "file.png"))
     with pytest.raises(DatasetError, match="config"):
         index_folder(tmp_path, {"image_size": (8, 8)})
+    with pytest.raises(JobStopped):
+        index_folder(_flat(tmp_path / "d"), should_stop=lambda: True)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
@@ -344,7 +341,7 @@ def test_make_dataset_batches_shuffle_and_caches(tmp_path):
     index = index_folder(tmp_path, _config(validation_split=0.0))
     batches = list(data.make_dataset(index, "train", batch_size=5, shuffle=False))
     assert [b[0].shape for b in batches] == [(5, 8, 8, 1), (5, 8, 8, 1), (2, 8, 8, 1)]
-    assert batches[0][0].dtype.name == "float32" and batches[0][1].dtype.name == "int32"
+    assert (batches[0][0].dtype.name, batches[0][1].dtype.name) == ("float32", "int32")
     x, y = data.load_split(index, "train")
     assert np.array_equal(np.concatenate([b[0] for b in batches]), x)
     for cache in (False, str(tmp_path / "cache" / "train")):

@@ -15,6 +15,8 @@ attributes, so this module does not import ``data`` (which imports this one).
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -33,6 +35,8 @@ _RANGE_EPS = 1e-12
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG pixel layouts (PIL raw modes) that TensorFlow's decode_png returns exactly as PIL does
 # (lossless, same bit depth): raw mode -> (dtype, channels stored, channels after alpha drop)
+# PNG (colour type, bit depth) -> PIL raw mode, for the layouts above
+_PNG_MODES = {(0, 8): "L", (4, 8): "LA", (2, 8): "RGB", (6, 8): "RGBA", (0, 16): "I;16B"}
 FAST_PNG_MODES = {"L": ("uint8", 1, 1), "LA": ("uint8", 2, 1), "RGB": ("uint8", 3, 3),
                   "RGBA": ("uint8", 4, 3), "I;16B": ("uint16", 1, 1)}
 
@@ -80,30 +84,44 @@ def read_raw(path):
 
 
 def png_header(path):
-    """Verify a PNG's chunks (CRCs, complete stream) without decoding its pixels.
+    """Verify a PNG's chunks (lengths, CRCs, IEND) without decoding its pixels.
 
     Returns
     -------
     tuple or None
-        ``(height, width, raw_mode)`` for PNGs whose layout is in :data:`FAST_PNG_MODES`
-        (pixels can then be decoded in TensorFlow's parallel pipeline); None for other files.
+        ``(height, width, raw_mode)`` for 8-bit grey/RGB(A) and 16-bit grey PNGs without
+        transparency chunks (their pixels are then decoded in TensorFlow's parallel pipeline,
+        identically to PIL); None for other files, which PIL decodes.
 
     Raises
     ------
-    Exception
-        For a truncated or damaged PNG (see :func:`describe_error`).
+    OSError
+        For a truncated or damaged PNG, with the reason.
     """
     with open(path, "rb") as f:
-        if f.read(8) != _PNG_SIGNATURE:
-            return None
-    with Image.open(path, formats=("PNG",)) as im:
-        tiles = im.tile
-        if len(tiles) != 1 or not isinstance(tiles[0].args, str) or tiles[0].args not in \
-                FAST_PNG_MODES:
-            return None
-        width, height = im.size
-        im.verify()
-    return height, width, tiles[0].args
+        data = f.read()
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    # a dozen struct reads instead of PIL's plugin machinery: indexing is per-file bound
+    pos, header, mode = 8, None, None
+    while True:
+        if pos + 12 > len(data):
+            raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            raise UnreadableFile(f"truncated file ({kind.decode('latin-1')} chunk cut short)")
+        if zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
+            header = (height, width)
+            mode = _PNG_MODES.get((color, depth))
+        elif kind in (b"tRNS", b"PLTE"):
+            mode = None  # transparency or palette: leave the colour handling to PIL
+        elif kind == b"IEND":
+            return (*header, mode) if header and mode else None
+        pos = end
 
 
 def _pil_to_array(im):

@@ -1,8 +1,16 @@
-"""``napari-convnet predict MODEL.keras PATH... [--csv OUT.csv]``: classify image files."""
+"""``napari-convnet predict MODEL.keras IMAGE...``: classify images, tile class maps, objects.
+
+- default: class and probability per image (per slice with ``--stack-rule slices`` bundles);
+- ``--tile-map OUT.tif``: a class per pixel from overlapping tiles, saved as a label TIFF;
+- ``--objects LABELS.tif``: a class per object of a label image, as CSV.
+"""
 
 import csv
 import json
+import os
 import sys
+
+_TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def add_parser(subparsers):
@@ -11,13 +19,30 @@ def add_parser(subparsers):
         "predict", help="classify image files or folders with a model bundle",
         description="Print path, predicted class and its probability per image (per slice "
                     "for bundles trained with --stack-rule slices). --csv also writes every "
-                    "class probability.",
+                    "class probability. --tile-map writes a class map per image (label TIFF: "
+                    "0 = unlabelled, 1..n = the bundle's classes in order); --objects "
+                    "classifies each object of a label image (CSV: label id, class, "
+                    "probability).",
     )
     parser.add_argument("model", metavar="MODEL.keras", help="model bundle")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument("--csv", metavar="OUT.csv", help="write all class probabilities here")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--tile-map", metavar="OUT.tif",
+                       help="classify each image in tiles of the model input size and write "
+                            "its class map here (several images: OUT is a folder)")
+    modes.add_argument("--objects", metavar="LABELS.tif",
+                       help="classify each object of this label image (one IMAGE)")
+    parser.add_argument("--stride", type=int, metavar="S",
+                        help="--tile-map: step between tiles in pixels (default half a tile)")
+    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                        help="--tile-map: leave pixels whose class probability is below P "
+                             "unlabelled (0); default 0")
+    parser.add_argument("--mode", choices=("bbox", "patch"), default="bbox",
+                        help="--objects: crop the padded bounding box (default) or a patch of "
+                             "the model input size centred on the object")
     parser.set_defaults(func=run)
 
 
@@ -33,12 +58,110 @@ def write_csv(path, result):
                              *(f"{p:.6f}" for p in row["probabilities"])])
 
 
+def write_objects_csv(fh, result):
+    """Write one row per object: label_id, class, probability, then ``p_<class>`` columns."""
+    writer = csv.writer(fh)
+    writer.writerow(["label_id", "class", "probability",
+                     *(f"p_{n}" for n in result["class_names"])])
+    for label, name, p, probs in zip(result["label_ids"], result["predicted"],
+                                     result["probability"], result["probabilities"],
+                                     strict=True):
+        writer.writerow([int(label), name, f"{p:.6f}", *(f"{v:.6f}" for v in probs)])
+
+
+def _read(path, what):
+    """Raw array and the channel axis tifffile metadata names (None when unknown)."""
+    from napari_convnet.core.images import describe_error, layout, read_raw
+    from napari_convnet.errors import DatasetError
+
+    try:
+        raw, axes = read_raw(path)
+    except Exception as exc:  # decoders raise many types; the user needs the path and the reason
+        raise DatasetError(f"Cannot read {what} {os.fspath(path)!r}: {describe_error(exc)}") \
+            from exc
+    return raw, (layout(raw.shape, axes)[3] if axes else None)
+
+
+def _map_paths(images, out):
+    """Output file per image: OUT itself for one image and a .tif OUT, else OUT/<stem>.tif."""
+    from napari_convnet.errors import DatasetError
+
+    if len(images) == 1 and out.lower().endswith(_TIFF_SUFFIXES) and not os.path.isdir(out):
+        return [out]
+    if out.lower().endswith(_TIFF_SUFFIXES) and not os.path.isdir(out):
+        raise DatasetError(
+            f"--tile-map {out!r} is one file but {len(images)} images were given. Give a "
+            "folder for one class map per image."
+        )
+    os.makedirs(out, exist_ok=True)
+    names, paths = set(), []
+    for image in images:
+        stem = os.path.splitext(os.path.basename(image))[0]
+        name, n = f"{stem}.tif", 1
+        while name in names:  # same file name in two input folders
+            n += 1
+            name = f"{stem}-{n}.tif"
+        names.add(name)
+        paths.append(os.path.join(out, name))
+    return paths
+
+
+def _tile_maps(args, model, meta):
+    import numpy as np
+    import tifffile
+
+    from napari_convnet.core.prediction import find_images
+    from napari_convnet.core.tiling import tile_class_map
+
+    images = find_images(args.paths)
+    outs = _map_paths(images, args.tile_map)
+    names = list(meta["class_names"])
+    for image, out in zip(images, outs, strict=True):
+        raw, axis = _read(image, "image")
+        result = tile_class_map(model, meta, raw, stride=args.stride,
+                                min_confidence=args.min_confidence, channel_axis=axis,
+                                batch_size=args.batch_size)
+        labels = result["labels"]
+        tifffile.imwrite(out, labels, compression="zlib",
+                         metadata={"axes": "YX", "class_names": names})
+        share = np.bincount(labels.ravel(), minlength=len(names) + 1) / labels.size
+        parts = [f"{name} {share[i + 1]:.1%}" for i, name in enumerate(names)]
+        print(f"{image}\t{out}\t" + ", ".join(parts + [f"unlabelled {share[0]:.1%}"]))
+    legend = ", ".join(f"{i + 1} = {name}" for i, name in enumerate(names))
+    print(f"wrote {len(outs)} class map(s): 0 = unlabelled, {legend}", file=sys.stderr)
+    return 0
+
+
+def _objects(args, model, meta):
+    from napari_convnet.core.objects import classify_objects
+    from napari_convnet.errors import DatasetError
+
+    if len(args.paths) != 1 or os.path.isdir(args.paths[0]):
+        raise DatasetError(f"--objects takes exactly one IMAGE file (the image the labels were "
+                           f"segmented from). Received: {args.paths}")
+    raw, axis = _read(args.paths[0], "image")
+    labels, _ = _read(args.objects, "label image")
+    result = classify_objects(model, meta, raw, labels, mode=args.mode, channel_axis=axis,
+                              batch_size=args.batch_size)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            write_objects_csv(fh, result)
+        print(f"wrote {len(result['label_ids'])} object(s) to {args.csv}", file=sys.stderr)
+    else:
+        write_objects_csv(sys.stdout, result)
+    return 0 if len(result["label_ids"]) else 1
+
+
 def run(args):
-    """Classify every image; exit 1 when no image could be read."""
+    """Classify every image (or tile map / objects); exit 1 when nothing was classified."""
     from napari_convnet.core.bundle import load_bundle
     from napari_convnet.core.prediction import predict_files
 
     model, meta = load_bundle(args.model)
+    if args.tile_map:
+        return _tile_maps(args, model, meta)
+    if args.objects:
+        return _objects(args, model, meta)
     result = predict_files(model, meta, args.paths, batch_size=args.batch_size)
     for err in result["errors"]:
         print(f"warning: skipped {err['error']}", file=sys.stderr)

@@ -39,7 +39,58 @@ def scenario_engine(viewer):
     wait_until(lambda: get_engine().state == READY)
 
 
-SCENARIOS = {"engine": scenario_engine}
+def _dock(viewer, name):
+    return viewer.window.add_plugin_dock_widget("napari-convnet", name)[1]
+
+
+def scenario_train(viewer):
+    """The Train dock after training course-cnn on the bundled digits: curves and runs."""
+    widget = _dock(viewer, "Train")
+    widget.data.use_digits.clicked()
+    widget.data.open_samples.clicked()
+    wait_until(lambda: any(layer.name.startswith("samples") for layer in viewer.layers))
+    widget.preset.value = "course-cnn"
+    widget.epochs.value = 8
+    widget.summary_button.clicked()
+    wait_until(lambda: "trainable" in widget.param_count.value)
+    widget.train_button.clicked()
+    wait_until(lambda: not widget.train_button.enabled, 10)
+    wait_until(lambda: widget.train_button.enabled, 600)
+    wait_until(lambda: widget.runs.rowCount() > 0, 60)
+    widget.runs.selectRow(0)
+
+
+def scenario_dataset(viewer):
+    """The Dataset dock with the digits summary and samples opened as a layer."""
+    widget = _dock(viewer, "Dataset")
+    widget.use_digits.clicked()
+    widget.scan.clicked()
+    wait_until(lambda: widget.last_summary is not None)
+    widget.open_samples.clicked()
+    wait_until(lambda: any(layer.name.startswith("samples") for layer in viewer.layers))
+
+
+def scenario_evaluate(viewer):
+    """The Evaluate dock: digits model, confusion matrix, a cell opened for review."""
+    from napari_convnet._sample_data import digits_folder
+
+    engine = get_engine()
+    engine.call("train", root=digits_folder(), preset="course-cnn",
+                data_config={"image_size": [28, 28]}, train_config={"epochs": 15},
+                out=str(Path.home() / "napari-convnet" / "screenshots" / "digits.keras"))
+    widget = _dock(viewer, "Evaluate")
+    widget.folder.value = digits_folder()
+    widget.evaluate_button.clicked()
+    wait_until(lambda: widget.report is not None)
+    report = widget.report
+    off = [(i["true"], i["predicted"]) for i in report["items"] if i["true"] != i["predicted"]]
+    cell = off[0] if off else (0, 0)
+    widget.open_cell(*cell)
+    wait_until(lambda: any(layer.name.startswith("review") for layer in viewer.layers))
+
+
+SCENARIOS = {"engine": scenario_engine, "train": scenario_train, "dataset": scenario_dataset,
+             "evaluate": scenario_evaluate}
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ from napari.utils.notifications import show_error, show_info
 
 from napari_convnet._layers import add_or_update, review_layer
 from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets._sections import qt_section
 from napari_convnet._widgets.confusion import ConfusionCanvas
 
 _SPLITS = ("auto (test split, else all)", "all", "test", "validation", "train")
@@ -60,12 +61,11 @@ class EvaluateWidget(Container):
         self.undo_button = PushButton(text="Undo last move")
         self.export_button = PushButton(text="Export report next to the model")
         self.extend([self.folder, self.split, self.evaluate_button, self.metrics,
-                     self.normalised])
-        self.native.layout().addWidget(self.matrix)
-        self.extend([self.cell, self.new_class, self.copy,
+                     self.normalised, qt_section(self.matrix), self.cell, self.new_class, self.copy,
                      Container(widgets=[self.move_button, self.undo_button],
                                layout="horizontal", labels=False),
                      self.export_button])
+        self.cell.native.setWordWrap(True)
         self.task = None
         self.cell_layer = None
         self.model_path = None

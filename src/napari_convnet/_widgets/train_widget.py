@@ -21,7 +21,9 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error, show_info
 
+from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets._sections import qt_section
 from napari_convnet._widgets.curves import CurvesCanvas
 from napari_convnet._widgets.dataset_widget import DatasetWidget
 from napari_convnet._widgets.engine_widget import device_badge
@@ -38,18 +40,16 @@ def models_folder(root):
     """Default folder for models trained on ``root``: a sibling ``<name>-models`` folder.
 
     Beside the data, not inside it (a folder inside would be read as a class). Falls back to
-    ``~/napari-convnet/models/<name>`` when the data's parent folder is not writable.
+    ``~/napari-convnet/models/<name>`` when the data's parent folder is not writable, and for
+    the sample data shipped inside the package (never write into an installed package).
     """
     root = Path(root).resolve()
     beside = root.parent / f"{root.name}-models"
-    if os.access(beside if beside.exists() else root.parent, os.W_OK):
+    bundled = Path(digits_folder()).resolve().parent
+    if root.parent != bundled and os.access(beside if beside.exists() else root.parent,
+                                            os.W_OK):
         return beside
     return Path.home() / "napari-convnet" / "models" / root.name
-
-
-def _labelled(label, widget):
-    widget.label = label
-    return widget
 
 
 class TrainWidget(Container):
@@ -106,13 +106,12 @@ class TrainWidget(Container):
             self.load_path,
             Container(widgets=[self.load_button, self.save_button], layout="horizontal",
                       labels=False),
-            self.device, self.status,
+            self.device, self.status, qt_section(self.curves), qt_section(self.runs),
+            Container(widgets=[self.refresh_runs_button, self.export_csv_button,
+                               self.export_png_button], layout="horizontal", labels=False),
         ])
-        self.native.layout().addWidget(self.curves)
-        self.native.layout().addWidget(self.runs)
-        self.extend([Container(widgets=[self.refresh_runs_button, self.export_csv_button,
-                                        self.export_png_button],
-                               layout="horizontal", labels=False)])
+        for label in (self.status, self.device, self.param_count):
+            label.native.setWordWrap(True)
         self.task = self.runs_task = None
         self.current = None  # {"meta", "path"} of the engine's current model
         self.session_models = []

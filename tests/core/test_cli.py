@@ -109,3 +109,18 @@ def test_bad_input_one_line_error(trained, tmp_path, capsys, argv, match):
     argv = [a.format(data=data, tmp=tmp_path) for a in argv]
     code, _, err = _run(capsys, *argv)
     _one_line_error(code, err, match)
+
+
+def test_evaluate_folder_items_and_splits(trained):
+    from napari_convnet.core.bundle import load_bundle
+    from napari_convnet.core.prediction import evaluate_folder
+    from napari_convnet.errors import DatasetError
+
+    _, data, model_path = trained
+    model, meta = load_bundle(model_path)
+    report = evaluate_folder(model, meta, data, split="all", items=True)
+    assert report["split"] == "all" and report["n_samples"] == 24 == len(report["items"])
+    item = report["items"][0]
+    assert item["true"] in (0, 1) and abs(sum(item["probabilities"]) - 1) < 1e-5
+    with pytest.raises(DatasetError, match="no 'nope' images"):
+        evaluate_folder(model, meta, data, split="nope")

@@ -45,6 +45,7 @@ def test_vgg_options_keep_course_structure():
                      "fc1_dropout", "block2_bn2", "fc1_bn"):
         assert expected in names
     assert full.get_layer("block3_dropout").rate == 0.4
+    assert full.get_layer("fc1_bn").momentum == 0.9  # converges within a few small epochs
     assert len(full.losses) == 7  # one L2 term per conv (6) and for Dense(128)
     # batchnorm adds gamma/beta (trainable) and moving stats (not trainable) only
     trainable, frozen = count_params(full)

@@ -276,18 +276,27 @@ def predict_files(model, meta, paths, batch_size=32, on_event=None, should_stop=
     return {"class_names": names, "rows": rows, "errors": errors, "stopped": stopped}
 
 
-def evaluate_folder(model, meta, data_root, batch_size=32, on_event=None, should_stop=None):
+def evaluate_folder(model, meta, data_root, batch_size=32, on_event=None, should_stop=None,
+                    split=None, items=False):
     """Evaluate a bundle on a labelled folder: its test split if it has one, else all of it.
 
     The folder is indexed with the bundle's data configuration (so a flat folder the model
     was trained on yields the same held-out test split); its classes must be among the
     bundle's classes.
 
+    Parameters
+    ----------
+    split : {None, "train", "validation", "test", "all"}
+        None: ``"test"`` when the folder has test images, else ``"all"``.
+    items : bool
+        Also return one entry per image (for reviewing misclassified images).
+
     Returns
     -------
     dict
         :func:`napari_convnet.core.evaluation.evaluate_probabilities` output plus ``split``
-        (``"test"`` or ``"all"``) and ``data`` (the folder).
+        and ``data`` (the folder); with ``items``, ``items``: ``{"path", "slice_index",
+        "true", "predicted", "confidence", "probabilities"}`` per image (class indices).
     """
     from napari_convnet.core.data import index_folder, load_split
     from napari_convnet.core.evaluation import evaluate_probabilities
@@ -301,13 +310,25 @@ def evaluate_folder(model, meta, data_root, batch_size=32, on_event=None, should
             f"{os.fspath(data_root)!r} has classes the model does not know: "
             f"{', '.join(unknown)}. The model knows: {', '.join(names)}."
         )
-    splits = ["test"] if index.splits.get("test") else [s for s in index.splits
-                                                         if index.splits[s]]
+    if split is None:
+        split = "test" if index.splits.get("test") else "all"
+    splits = [s for s in index.splits if index.splits[s]] if split == "all" else [split]
+    if any(not index.splits.get(s) for s in splits):
+        raise DatasetError(f"{os.fspath(data_root)!r} has no {split!r} images. "
+                           f"Its splits: {', '.join(index.splits)}; use 'all'.")
     parts = [load_split(index, s) for s in splits]
     x = np.concatenate([p[0] for p in parts])
     remap = np.array([names.index(n) for n in index.class_names], np.int64)
     y = remap[np.concatenate([p[1] for p in parts])]
     probs = predict_arrays(model, x, batch_size, on_event, should_stop)
     report = evaluate_probabilities(y, probs, names)
-    report.update(split="test" if splits == ["test"] else "all", data=os.fspath(data_root))
+    report.update(split=split, data=os.fspath(data_root))
+    if items:
+        samples = [s for name in splits for s in index.splits[name]]
+        report["items"] = [
+            {"path": s.path, "slice_index": s.slice_index, "true": int(t),
+             "predicted": int(p.argmax()), "confidence": float(p.max()),
+             "probabilities": [float(v) for v in p]}
+            for s, t, p in zip(samples, y, probs, strict=True)
+        ]
     return report

@@ -22,6 +22,10 @@ _VGG_OPTIONS = ("dropout", "l2", "batchnorm")
 #: Course dropout rates after VGG blocks 1, 2, 3; the rate before the last Dense is 0.4.
 _VGG_BLOCK_DROPOUT = (0.2, 0.3, 0.4)
 _VGG_FILTERS = (32, 64, 128)
+#: Keras' default 0.99 leaves the moving statistics ~2 % on their initial values after
+#: 400 steps: a few epochs on a small dataset then validate at chance level (measured:
+#: vgg3 on 2,000 MNIST digits, 2 epochs: 11 % with 0.99, 97 % with 0.9).
+_BN_MOMENTUM = 0.9
 #: Augmentation modes: ``True`` means ``"course"``.
 AUGMENT_MODES = ("course", "microscopy")
 
@@ -143,7 +147,8 @@ def _vgg(blocks):
                     kernel_regularizer=reg, name=f"block{b + 1}_conv{c}",
                 ))
                 if batchnorm:
-                    layers.append(keras.layers.BatchNormalization(name=f"block{b + 1}_bn{c}"))
+                    layers.append(keras.layers.BatchNormalization(
+                        momentum=_BN_MOMENTUM, name=f"block{b + 1}_bn{c}"))
             layers.append(keras.layers.MaxPooling2D(2, name=f"block{b + 1}_pool"))
             if dropout:
                 layers.append(keras.layers.Dropout(
@@ -153,7 +158,7 @@ def _vgg(blocks):
             keras.layers.Dense(128, activation="relu", kernel_regularizer=reg, name="fc1"),
         ]
         if batchnorm:
-            layers.append(keras.layers.BatchNormalization(name="fc1_bn"))
+            layers.append(keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, name="fc1_bn"))
         if dropout:
             layers.append(keras.layers.Dropout(0.4, name="fc1_dropout"))
         inputs = keras.Input(shape=input_shape, name="image")

@@ -9,6 +9,7 @@ from PIL import Image
 
 from napari_convnet.core import review
 from napari_convnet.core.data import DataConfig
+from napari_convnet.core.prediction import evaluate_folder
 from napari_convnet.errors import DatasetError
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
@@ -44,7 +45,7 @@ META = {"class_names": ["dark", "light"],
 
 def test_items_and_metrics_match_scikit_learn(tmp_path):
     _folder(tmp_path / "d")
-    report = review.evaluate_items(_brightness_model(), META, tmp_path / "d")
+    report = evaluate_folder(_brightness_model(), META, tmp_path / "d", items=True)
     items = report["items"]
     assert report["split"] == "all" and len(items) == 14
     y_true = [i["true"] for i in items]

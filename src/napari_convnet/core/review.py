@@ -1,7 +1,8 @@
-"""Review a model on a labelled folder: per-image results, confusion-matrix cells, relabelling.
+"""Review a model's mistakes: confusion-matrix cells and relabelling of files.
 
-A facility user must know where the classifier fails before trusting it: this module keeps
-which file landed in which confusion-matrix cell, and moves (or copies) a mislabelled file
+A facility user must know where the classifier fails before trusting it. The per-image
+results come from :func:`napari_convnet.core.prediction.evaluate_folder` (``items=True``);
+this module picks the images of one confusion-matrix cell, and moves (or copies) a mislabelled file
 to the class folder the user says is right — never deleting, logging every move so it can be
 undone.
 """
@@ -11,69 +12,9 @@ import os
 import shutil
 import time
 
-import numpy as np
-
-from napari_convnet.core.data import DataConfig, index_folder, load_split
-from napari_convnet.core.evaluation import evaluate_probabilities
-from napari_convnet.core.prediction import predict_arrays
 from napari_convnet.errors import DatasetError
 
 LOG_NAME = ".napari-convnet-moves.jsonl"
-
-
-def evaluate_items(model, meta, data_root, split=None, batch_size=32, on_event=None,
-                   should_stop=None):
-    """Evaluate a bundle on a folder and keep every image's result.
-
-    Parameters
-    ----------
-    model : keras.Model
-    meta : dict
-        Bundle metadata (``class_names``, ``data_config``).
-    data_root : str or os.PathLike
-        Labelled folder; its classes must be among the model's.
-    split : str, optional
-        ``"test"``, ``"validation"``, ``"train"`` or ``"all"``. Default: the test split if
-        the folder has one, else all images.
-
-    Returns
-    -------
-    dict
-        :func:`~napari_convnet.core.evaluation.evaluate_probabilities` report, plus
-        ``split``, ``data`` and ``items``: one dict per image with ``path``, ``slice_index``,
-        ``true`` and ``predicted`` (class indices into the model's ``class_names``),
-        ``confidence`` (top probability) and ``probabilities`` (list of float).
-    """
-    names = list(meta["class_names"])
-    config = DataConfig.from_dict(meta["data_config"])
-    index = index_folder(data_root, config, on_event=on_event, should_stop=should_stop)
-    unknown = [n for n in index.class_names if n not in names]
-    if unknown:
-        raise DatasetError(
-            f"{os.fspath(data_root)!r} has classes the model does not know: "
-            f"{', '.join(unknown)}. The model knows: {', '.join(names)}."
-        )
-    if split is None:
-        split = "test" if index.splits.get("test") else "all"
-    splits = [s for s in index.splits if index.splits[s]] if split == "all" else [split]
-    if any(s not in index.splits or not index.splits[s] for s in splits):
-        raise DatasetError(f"{os.fspath(data_root)!r} has no {split!r} images. "
-                           f"Its splits: {', '.join(index.splits)}; use 'all'.")
-    samples = [s for name in splits for s in index.splits[name]]
-    parts = [load_split(index, s) for s in splits]
-    x = np.concatenate([p[0] for p in parts])
-    remap = np.array([names.index(n) for n in index.class_names], np.int64)
-    y = remap[np.concatenate([p[1] for p in parts])]
-    probs = predict_arrays(model, x, batch_size, on_event, should_stop)
-    report = evaluate_probabilities(y, probs, names)
-    pred = probs.argmax(axis=1)
-    report["items"] = [
-        {"path": s.path, "slice_index": s.slice_index, "true": int(t), "predicted": int(p),
-         "confidence": float(pr.max()), "probabilities": [float(v) for v in pr]}
-        for s, t, p, pr in zip(samples, y, pred, probs, strict=True)
-    ]
-    report.update(split=split, data=os.fspath(data_root))
-    return report
 
 
 def cell_items(items, true_class, predicted_class):
@@ -82,7 +23,7 @@ def cell_items(items, true_class, predicted_class):
     Parameters
     ----------
     items : list of dict
-        ``report["items"]`` from :func:`evaluate_items`.
+        ``report["items"]`` from ``evaluate_folder(..., items=True)``.
     true_class, predicted_class : int
         Row and column of the cell.
 

@@ -5,6 +5,7 @@ import numpy as np
 from napari_convnet.core import review
 from napari_convnet.core.data import DataConfig
 from napari_convnet.core.images import read_image
+from napari_convnet.core.prediction import evaluate_folder
 from napari_convnet.engine.jobs import job
 from napari_convnet.engine.jobs_train import current
 
@@ -16,11 +17,11 @@ def evaluate(ctx, root, split=None):
     Returns
     -------
     dict
-        :func:`napari_convnet.core.review.evaluate_items` report (with ``items``).
+        :func:`napari_convnet.core.prediction.evaluate_folder` report with ``items``.
     """
     model, meta = current(ctx)
-    report = review.evaluate_items(model, meta, root, split=split, on_event=ctx.emit,
-                                   should_stop=ctx.should_stop)
+    report = evaluate_folder(model, meta, root, split=split, items=True, on_event=ctx.emit,
+                             should_stop=ctx.should_stop)
     ctx.state["evaluation"] = report
     return report
 

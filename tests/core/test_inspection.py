@@ -133,6 +133,20 @@ def test_strided_same_padding_is_placed_exactly(size, pixel):
     assert (ty + i * sy, tx + j * sx) == pixel
 
 
+def test_a_layer_that_needs_the_model_size_sees_the_image_resized_like_prediction():
+    delta = np.zeros((3, 3), "float32")
+    delta[1, 1] = 1
+    model, meta = _fixed([(keras.layers.Resizing(16, 16, name="half"), None),
+                          (keras.layers.Conv2D(1, 3, name="delta"), delta)])
+    image = np.zeros((64, 64), "float32")
+    image[20:24, 40:44] = 1  # centre (21.5, 41.5); 64 -> 32 (model input) -> 16 (Resizing)
+    result = inspection.feature_maps(model, meta, image, "delta")
+    assert result["maps"].shape == (1, 14, 14) and result["scale"] == (4.0, 4.0)
+    i, j = np.unravel_index(np.argmax(result["maps"][0]), (14, 14))
+    (sy, sx), (ty, tx) = result["scale"], result["translate"]
+    assert (ty + i * sy, tx + j * sx) == (21.5, 41.5)
+
+
 def test_feature_map_requests_that_cannot_work_are_refused(cnn, monkeypatch):
     model, meta = cnn
     image = np.zeros((40, 40), "uint8")

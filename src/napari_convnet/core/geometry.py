@@ -20,7 +20,6 @@ only call for every layer of the presets.
 import weakref
 
 import keras
-import numpy as np
 
 from napari_convnet.errors import ModelError
 
@@ -270,38 +269,6 @@ def layer_geometry(model, layer_name, input_size=None):
     size = model_size(model) if input_size is None else tuple(int(v) for v in input_size)
     geometry = walk(model, split_path(model, layer_name), size)
     return geometry["scale"], geometry["translate"]
-
-
-def fit_transform(config, shape):
-    """How ``images.fit_size`` + ``pad_to`` place an image of ``shape`` in the model input.
-
-    Mirrors the size rules of :func:`napari_convnet.core.resize.fit_size`: along each axis a
-    pixel ``p`` of the original image lands at model-input coordinate
-    ``(p + 0.5) * factor - 0.5 + offset``.
-
-    Parameters
-    ----------
-    config : DataConfig
-    shape : tuple of int
-        (Y, X) of the original image.
-
-    Returns
-    -------
-    factor, offset : ndarray
-        float64 (2,) each.
-    """
-    (height, width), (y, x) = config.image_size, shape
-    if config.resize == "stretch":
-        h, w = height, width
-    elif config.resize == "pad":
-        s = min(height / y, width / x)
-        h, w = min(height, max(1, round(y * s))), min(width, max(1, round(x * s)))
-    else:
-        s = max(height / y, width / x)
-        h, w = max(height, round(y * s)), max(width, round(x * s))
-    sign = -1 if config.resize == "crop" else 1
-    offset = sign * (abs(height - h) // 2), sign * (abs(width - w) // 2)
-    return np.array([h / y, w / x]), np.array(offset, float)
 
 
 # model -> {(layer names, out): sub-model}; weak, so a replaced model frees its sub-models

@@ -122,3 +122,80 @@ def _compatible(layer, data, kwargs):
     return np.ndim(data) == np.ndim(layer.data) and bool(kwargs.get("rgb", False)) == bool(
         getattr(layer, "rgb", False)
     )
+
+
+def _placement(source):
+    """Scale/translate kwargs that align a 2D result with the last two axes of ``source``."""
+    if source is None:
+        return {}
+    dims = 3 if getattr(source, "rgb", False) else 2
+    scale = list(source.scale)[-2:] if dims == 2 else list(source.scale)[-3:-1]
+    translate = list(source.translate)[-2:] if dims == 2 else list(source.translate)[-3:-1]
+    return {"scale": scale, "translate": translate}
+
+
+def class_features(class_names, values=None):
+    """A Labels ``features`` table: row per label value; 0 is "unlabelled", i + 1 class i."""
+    values = [0, *range(1, len(class_names) + 1)] if values is None else list(values)
+    return {"index": values, "class": ["unlabelled", *class_names][: len(values)]}
+
+
+def class_map_layers(result, source=None):
+    """Layers of a tiled class map, aligned with the image they were computed on.
+
+    Parameters
+    ----------
+    result : dict
+        From the engine's ``tile_class_map``: ``labels`` uint16 (Y, X), 0 = unlabelled and
+        i + 1 = class i; ``probabilities`` float32 (K, Y, X); ``class_names``.
+    source : napari.layers.Image, optional
+        The classified layer (its name, scale and translate are reused).
+
+    Returns
+    -------
+    list of tuple
+        A Labels layer (class names in its ``features``) and an image layer of per-class
+        probabilities with the class as the first axis.
+    """
+    name = source.name if source is not None else "image"
+    place = _placement(source)
+    names = list(result["class_names"])
+    labels = ({"name": f"classes: {name}", "features": class_features(names),
+               "metadata": {"class_names": names}, "opacity": 0.5, **place})
+    probs = {"name": f"probabilities: {name}", "metadata": {"class_names": names,
+             "axis 0": "class"}, "colormap": "magma", "contrast_limits": [0.0, 1.0],
+             "opacity": 0.6, "blending": "additive", "visible": False,
+             "scale": [1.0, *place.get("scale", [1.0, 1.0])],
+             "translate": [0.0, *place.get("translate", [0.0, 0.0])]}
+    return [(np.asarray(result["labels"]), labels, "labels"),
+            (np.asarray(result["probabilities"], np.float32), probs, "image")]
+
+
+def object_class_layer(result, labels_layer=None):
+    """Labels layer colouring each object by its predicted class (value = class index + 1).
+
+    Parameters
+    ----------
+    result : dict
+        From the engine's ``classify_objects``: ``class_labels`` uint16 (Y, X),
+        ``class_names``.
+    labels_layer : napari.layers.Labels, optional
+        The segmentation that was classified (name, scale and translate are reused).
+    """
+    name = labels_layer.name if labels_layer is not None else "objects"
+    names = list(result["class_names"])
+    kwargs = {"name": f"object classes: {name}", "features": class_features(names),
+              "metadata": {"class_names": names}, **_placement(labels_layer)}
+    return np.asarray(result["class_labels"]), kwargs, "labels"
+
+
+def object_features(result):
+    """``features`` for the classified Labels layer: label id → class and probability."""
+    names = result["class_names"]
+    probs = np.asarray(result["probabilities"])
+    table = {"index": [int(i) for i in result["label_ids"]],
+             "class": list(result["predicted"]),
+             "probability": [float(p.max()) for p in probs]}
+    for k, class_name in enumerate(names):
+        table[f"p({class_name})"] = [float(v) for v in probs[:, k]]
+    return table

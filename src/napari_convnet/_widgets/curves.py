@@ -81,3 +81,33 @@ class CurvesCanvas(FigureCanvasQTAgg):
         self._timer.stop()
         self._draw_now()
         self.figure.savefig(path, dpi=150)
+
+
+class StackPlot(FigureCanvasQTAgg):
+    """Class probability along a stack (one line per class), with the current slice marked."""
+
+    def __init__(self):
+        self.figure = Figure(figsize=(4.5, 1.8), layout="constrained")
+        super().__init__(self.figure)
+        self.ax = self.figure.subplots()
+        self._marker = None
+        self.setMinimumHeight(160)
+
+    def show_stack(self, probabilities, class_names):
+        """Plot ``probabilities`` float (N, K) against the slice index."""
+        self.ax.clear()
+        for k, name in enumerate(class_names):
+            self.ax.plot(probabilities[:, k], label=name, linewidth=1)
+        self.ax.set_xlabel("slice", fontsize=8)
+        self.ax.set_ylabel("probability", fontsize=8)
+        self.ax.set_ylim(0, 1.02)
+        self.ax.tick_params(labelsize=7)
+        self.ax.legend(fontsize=6, loc="best")
+        self._marker = self.ax.axvline(0, color="k", linewidth=0.8, alpha=0.6)
+        self.draw_idle()
+
+    def mark(self, index):
+        """Move the current-slice marker to ``index``."""
+        if self._marker is not None:
+            self._marker.set_xdata([index, index])
+            self.draw_idle()

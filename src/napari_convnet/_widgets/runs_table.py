@@ -4,11 +4,9 @@
 to the data), sortable; selecting rows overlays their curves; exportable as CSV.
 """
 
-import csv
 import os
 
-from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
+from napari_convnet._widgets.records_table import RecordsTable
 
 COLUMNS = ("run", "preset", "options", "epochs", "best val accuracy", "seconds", "device",
            "started")
@@ -44,49 +42,12 @@ def run_row(record):
     }
 
 
-class RunsTable(QTableWidget):
-    """Sortable table of run records; emits ``selection`` with the selected records."""
-
-    selection = Signal(list)
+class RunsTable(RecordsTable):
+    """Sortable table of run records; ``selection`` emits the selected records."""
 
     def __init__(self):
-        super().__init__(0, len(COLUMNS))
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSortingEnabled(True)
-        self.setMinimumHeight(140)
-        self.records = []
-        self.itemSelectionChanged.connect(self._emit_selection)
-
-    def set_records(self, records):
-        """Show ``records`` (run record dicts), one row each."""
-        self.records = list(records)
-        self.setSortingEnabled(False)
-        self.setRowCount(len(self.records))
-        for row, record in enumerate(self.records):
-            values = run_row(record)
-            for col, key in enumerate(COLUMNS):
-                item = QTableWidgetItem(str(values[key]))
-                item.setData(Qt.ItemDataRole.UserRole, row)
-                self.setItem(row, col, item)
-        self.setSortingEnabled(True)
-        self.resizeColumnsToContents()
-
-    def selected_records(self):
-        """Records of the selected rows."""
-        rows = {self.item(i.row(), 0).data(Qt.ItemDataRole.UserRole)
-                for i in self.selectionModel().selectedRows()}
-        return [self.records[r] for r in sorted(rows)]
-
-    def _emit_selection(self):
-        self.selection.emit(self.selected_records())
+        super().__init__(COLUMNS, run_row)
 
     def export_csv(self, path):
         """Write every run as a CSV row (the columns shown, plus the bundle path)."""
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow([*COLUMNS, "model"])
-            for record in self.records:
-                values = run_row(record)
-                writer.writerow([values[k] for k in COLUMNS] + [record.get("model") or ""])
+        super().export_csv(path, {"model": lambda record: record.get("model") or ""})

@@ -1,0 +1,245 @@
+"""The Classify dock: apply the current model to what is open in napari.
+
+Modes: the selected image (its current slice), every slice of a stack, a tiled class map of a
+large image, the objects of a Labels layer, or a folder of files. Results go to a sortable
+table (click a row to jump to the slice or object; export as CSV) and to layers.
+"""
+
+import numpy as np
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    SpinBox,
+)
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_error, show_info
+
+from napari_convnet._layers import (
+    add_or_update,
+    class_map_layers,
+    object_class_layer,
+    object_features,
+)
+from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets._sections import qt_section
+from napari_convnet._widgets.curves import StackPlot
+from napari_convnet._widgets.records_table import RecordsTable
+
+MODES = ("image", "stack", "tiled class map", "objects", "folder")
+COLUMNS = ("item", "class", "probability")
+
+
+class ClassifyWidget(Container):
+    """Classify images, stacks, tiles or objects with the engine's current model."""
+
+    def __init__(self, napari_viewer=None):
+        super().__init__(scrollable=True)
+        self.viewer = napari_viewer
+        self.mode = ComboBox(value="image", choices=MODES, label="Mode")
+        self.image_layer = ComboBox(choices=self._image_layers, label="Image layer")
+        self.labels_layer = ComboBox(choices=self._labels_layers, label="Labels layer",
+                               tooltip="Segmented objects (objects mode)")
+        self.folder = FileEdit(mode="d", label="Folder")
+        self.stride = SpinBox(value=0, min=0, max=4096, label="Stride (0 = half a tile)")
+        self.min_confidence = FloatSpinBox(value=0.0, min=0.0, max=1.0, step=0.05,
+                                           label="Min. confidence")
+        self.run_button = PushButton(text="Classify")
+        self.stop_button = PushButton(text="Stop", enabled=False)
+        self.status = Label(value="Uses the current model (train or load one in the Train dock).")
+        self.status.native.setWordWrap(True)
+        self.current_slice = Label(value="")
+        self.table = RecordsTable(COLUMNS)
+        self.plot = StackPlot()
+        self.export_button = PushButton(text="Export table as CSV…")
+        self.extend([self.mode, self.image_layer, self.labels_layer, self.folder, self.stride,
+                     self.min_confidence,
+                     Container(widgets=[self.run_button, self.stop_button],
+                               layout="horizontal", labels=False),
+                     self.status, self.current_slice, qt_section(self.table),
+                     qt_section(self.plot), self.export_button])
+        self.task = None
+        self.result = None
+        self.result_mode = None
+        self.source = None
+        self.mode.changed.connect(self._mode_changed)
+        self.run_button.changed.connect(self.run)
+        self.stop_button.changed.connect(lambda: self.task and self.task.stop())
+        self.export_button.changed.connect(self._export)
+        self.table.record_clicked.connect(self.jump_to)
+        if napari_viewer is not None:
+            napari_viewer.dims.events.current_step.connect(self._follow_slider)
+            napari_viewer.layers.events.inserted.connect(lambda e: self.reset_choices())
+            napari_viewer.layers.events.removed.connect(lambda e: self.reset_choices())
+        self.reset_choices()
+        self._mode_changed()
+
+    # -- options ------------------------------------------------------------------------
+    def _image_layers(self, widget=None):
+        return [] if self.viewer is None else [
+            layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _labels_layers(self, widget=None):
+        return [] if self.viewer is None else [
+            layer for layer in self.viewer.layers if isinstance(layer, Labels)]
+
+    def _mode_changed(self):
+        mode = self.mode.value
+        self.image_layer.visible = mode != "folder"
+        self.labels_layer.visible = mode == "objects"
+        self.folder.visible = mode == "folder"
+        self.stride.visible = self.min_confidence.visible = mode == "tiled class map"
+        self.plot.setVisible(mode == "stack")
+
+    def _image_data(self, layer, whole_stack):
+        """numpy copy of the layer's data: the current 2D (or RGB) slice, or the whole stack."""
+        data = layer.data
+        plane_dims = 3 if layer.rgb else 2
+        if whole_stack or data.ndim <= plane_dims:
+            return np.asarray(data), (-1 if layer.rgb else None)
+        index = tuple(self.viewer.dims.current_step[: data.ndim - plane_dims])
+        return np.asarray(data[index]), (-1 if layer.rgb else None)
+
+    # -- running ------------------------------------------------------------------------
+    def request(self):
+        """The engine request for the chosen mode: ``(op, kwargs, source layer)``."""
+        mode = self.mode.value
+        if mode == "folder":
+            return "classify_folder", {"paths": [str(self.folder.value)]}, None
+        layer = self.image_layer.value
+        if layer is None:
+            raise ValueError("Open an image layer first, and choose it in 'Image layer'.")
+        if mode == "stack":
+            if layer.data.ndim < (4 if layer.rgb else 3):
+                raise ValueError(f"{layer.name!r} has no stack axis: use the 'image' mode.")
+            data, _ = self._image_data(layer, whole_stack=True)
+            return "classify_stack", {"stack": data}, layer
+        image, channel_axis = self._image_data(layer, whole_stack=False)
+        if mode == "image":
+            return "classify_image", {"image": image, "channel_axis": channel_axis}, layer
+        if mode == "tiled class map":
+            stride = int(self.stride.value) or None
+            return "tile_class_map", {"image": image, "stride": stride,
+                                      "min_confidence": float(self.min_confidence.value),
+                                      "channel_axis": channel_axis}, layer
+        labels = self.labels_layer.value
+        if labels is None:
+            raise ValueError("Open a Labels layer of segmented objects and choose it.")
+        label_data = np.asarray(labels.data)
+        if label_data.ndim > 2:
+            label_data = label_data[tuple(self.viewer.dims.current_step[: label_data.ndim - 2])]
+        return "classify_objects", {"image": image, "labels": label_data,
+                                    "channel_axis": channel_axis}, labels
+
+    def run(self):
+        """Send the chosen mode's request to the engine."""
+        try:
+            op, kwargs, source = self.request()
+        except ValueError as exc:
+            show_error(str(exc))
+            return
+        self.source = source
+        self.run_button.enabled, self.stop_button.enabled = False, True
+        self.status.value = "classifying…"
+        self.task = EngineTask(op, kwargs, "Classifying", owner=self, on_error=self._failed,
+                               on_result=lambda r, s: self._show(self.mode.value, r, s),
+                               on_finished=self._done)
+
+    def _done(self):
+        self.run_button.enabled, self.stop_button.enabled = True, False
+
+    def _failed(self, exc):
+        message = error_message(exc)
+        self.status.value = message.splitlines()[0]
+        show_error(message)
+
+    # -- results ------------------------------------------------------------------------
+    def _show(self, mode, result, stopped):
+        self.result, self.result_mode = result, mode
+        rows = getattr(self, f"_rows_{mode.replace(' ', '_')}")(result)
+        self.table.set_records(rows)
+        self.status.value = f"{len(rows)} result(s){' (stopped early)' if stopped else ''}."
+        self._follow_slider()
+
+    def _rows_image(self, result):
+        layer = self.source
+        layer.metadata["convnet"] = {k: result[k] for k in
+                                     ("class_name", "probability", "probabilities")}
+        return [{"item": layer.name, "class": result["class_name"],
+                 "probability": round(result["probability"], 4)}]
+
+    def _rows_stack(self, result):
+        probs = np.asarray(result["probabilities"])
+        self.source.metadata["convnet"] = {"predicted": list(result["predicted"]),
+                                           "probabilities": probs.tolist(),
+                                           "class_names": list(result["class_names"])}
+        self.plot.show_stack(probs, result["class_names"])
+        return [{"item": i, "class": name, "probability": round(float(p.max()), 4), "slice": i}
+                for i, (name, p) in enumerate(zip(result["predicted"], probs, strict=True))]
+
+    def _rows_tiled_class_map(self, result):
+        for layer_data in class_map_layers(result, self.source):
+            add_or_update(self.viewer, layer_data)
+        labels = np.asarray(result["labels"])
+        counts = np.bincount(labels.ravel(), minlength=len(result["class_names"]) + 1)
+        return [{"item": "unlabelled" if v == 0 else f"class {v}",
+                 "class": (["unlabelled", *result["class_names"]])[v],
+                 "probability": round(float(counts[v] / labels.size), 4)}
+                for v in range(len(counts)) if counts[v]]
+
+    def _rows_objects(self, result):
+        self.source.features = object_features(result)
+        add_or_update(self.viewer, object_class_layer(result, self.source))
+        probs = np.asarray(result["probabilities"])
+        centroids = result.get("centroids")
+        return [{"item": int(i), "class": name, "probability": round(float(p.max()), 4),
+                 "label": int(i), "centroid": None if centroids is None else list(centroids[k])}
+                for k, (i, name, p) in enumerate(zip(result["label_ids"], result["predicted"],
+                                                     probs, strict=True))]
+
+    def _rows_folder(self, result):
+        return [{"item": r["path"] if r.get("slice") is None else f"{r['path']} [{r['slice']}]",
+                 "class": r["class_name"], "probability": round(r["probability"], 4),
+                 "path": r["path"]} for r in result]
+
+    def jump_to(self, record):
+        """Show the clicked row: its slice (stack mode) or its object (objects mode)."""
+        if self.viewer is None:
+            return
+        if "slice" in record:
+            self.viewer.dims.set_current_step(0, record["slice"])
+        elif record.get("centroid") is not None and self.source is not None:
+            self.source.selected_label = record["label"]
+            world = np.asarray(self.source.data_to_world(record["centroid"]))
+            self.viewer.camera.center = tuple(world[-2:])
+
+    def _follow_slider(self, event=None):
+        if self.result_mode != "stack" or self.viewer is None:
+            self.current_slice.value = ""
+            return
+        index = self.viewer.dims.current_step[0]
+        predicted = self.result["predicted"]
+        if 0 <= index < len(predicted):
+            p = float(np.max(self.result["probabilities"][index]))
+            self.current_slice.value = f"slice {index}: {predicted[index]} ({100 * p:.1f} %)"
+            self.plot.mark(index)
+
+    def _export(self):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Export results", "results.csv",
+                                              "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path):
+        """Write the results table (with all class probabilities when known) as CSV."""
+        try:
+            self.table.export_csv(path)
+        except OSError as exc:
+            show_error(f"Could not write {path}: {exc}")
+            return
+        show_info(f"Wrote {path}")

@@ -24,6 +24,16 @@ def data_config(meta):
     return DataConfig.from_dict(meta["data_config"])
 
 
+def single_image(batch, what):
+    """Return (1, ...) ``batch``; refuse the several images of a ``"slices"`` stack."""
+    if len(batch) != 1:
+        raise DatasetError(
+            f"{what} takes one image; received a stack that gives {len(batch)} images with "
+            "the bundle's stack_rule='slices'. Pass one slice (Y, X[, C])."
+        )
+    return batch
+
+
 def default_layer(model):
     """Path of the last convolution layer with spatial maps (nested models included)."""
     convs = [r["name"] for r in geometry.list_layers(model) if r["kind"] == "conv"
@@ -79,12 +89,7 @@ def grad_cam(model, meta, image, class_index=None, channel_axis=None, layer_name
     axis = config.channel_axis if channel_axis is None else channel_axis
     stack = images.to_syxc(np.asarray(image), channel_axis=axis)
     shape = stack.shape[1:3]
-    x = images.preprocess_syxc(stack, config)
-    if len(x) != 1:
-        raise DatasetError(
-            f"Grad-CAM takes one image; received a stack that gives {len(x)} images with the "
-            "bundle's stack_rule='slices'. Pass one slice (Y, X[, C])."
-        )
+    x = single_image(images.preprocess_syxc(stack, config), "Grad-CAM")
     layer_name = default_layer(model) if layer_name is None else layer_name
     parts = geometry.split_path(model, layer_name)
     walk = geometry.walk(model, parts, geometry.model_size(model))

@@ -17,7 +17,7 @@ import numpy as np
 
 from napari_convnet.core import geometry, images
 from napari_convnet.core.geometry import layer_geometry, list_layers
-from napari_convnet.core.gradcam import data_config, fit_transform, grad_cam
+from napari_convnet.core.gradcam import data_config, fit_transform, grad_cam, single_image
 from napari_convnet.errors import DatasetError, JobStopped, ModelError
 
 __all__ = ["all_feature_maps", "feature_maps", "grad_cam", "kernels", "layer_geometry",
@@ -94,11 +94,7 @@ def whole_image(model, meta, image, channel_axis=None):
     config = data_config(meta)
     axis = config.channel_axis if channel_axis is None else channel_axis
     stack = images.prepare(images.to_syxc(np.asarray(image), channel_axis=axis), config)
-    if len(stack) != 1:
-        raise DatasetError(
-            f"Inspection takes one image; received a stack that gives {len(stack)} images "
-            "with the bundle's stack_rule='slices'. Pass one slice (Y, X[, C])."
-        )
+    stack = single_image(stack, "Inspection")
     x = stack.astype(np.float32, copy=False)
     if config.normalization == "percentile":
         x = images.normalize_each(x, config)

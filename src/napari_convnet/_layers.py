@@ -199,3 +199,81 @@ def object_features(result):
     for k, class_name in enumerate(names):
         table[f"p({class_name})"] = [float(v) for v in probs[:, k]]
     return table
+
+
+def kernels_layer(kernels, layer_name, montage=False):
+    """Image layer of convolution kernels with a diverging colormap centred on zero.
+
+    Parameters
+    ----------
+    kernels : ndarray, float32 (filters, in_channels, kh, kw)
+    layer_name : str
+        The model layer (path) they belong to.
+    montage : bool
+        Lay them out as one 2D grid (a row per filter, a column per input channel, 1-pixel
+        gaps) instead of a 4D stack scrolled by the sliders.
+    """
+    kernels = np.asarray(kernels, np.float32)
+    limit = float(np.abs(kernels).max()) or 1.0
+    data = kernel_montage(kernels) if montage else kernels
+    kwargs = {"name": f"kernels: {layer_name}{' (grid)' if montage else ''}",
+              "colormap": "PiYG", "contrast_limits": [-limit, limit],
+              "interpolation2d": "nearest",
+              "metadata": {"layer": layer_name, "axes": "filter, in_channel, y, x"}}
+    return data, kwargs, "image"
+
+
+def kernel_montage(kernels, gap=1):
+    """(filters, in_channels, kh, kw) → one 2D grid: a row per filter, NaN gaps between."""
+    f, c, kh, kw = kernels.shape
+    grid = np.full((f * (kh + gap) - gap, c * (kw + gap) - gap), np.nan, np.float32)
+    for i in range(f):
+        for j in range(c):
+            grid[i * (kh + gap):i * (kh + gap) + kh, j * (kw + gap):j * (kw + gap) + kw] = \
+                kernels[i, j]
+    return grid
+
+
+def feature_maps_layer(result, source=None):
+    """Image layer of feature maps (channel first) placed exactly over the input image.
+
+    Parameters
+    ----------
+    result : dict
+        From the engine's ``feature_maps``: ``maps`` float32 (C, h, w); ``scale`` and
+        ``translate`` (map pixel (i, j) sits at input pixel (ty + i*sy, tx + j*sx)); ``layer``.
+    source : napari.layers.Image, optional
+        The input layer: its own scale and translate are composed with the map's.
+    """
+    place = _placement(source)
+    s = np.asarray(place.get("scale", [1.0, 1.0]), float)
+    t = np.asarray(place.get("translate", [0.0, 0.0]), float)
+    scale = s * np.asarray(result["scale"], float)
+    translate = t + s * np.asarray(result["translate"], float)
+    name = source.name if source is not None else "image"
+    kwargs = {"name": f"maps: {result['layer']} ({name})", "colormap": "viridis",
+              "blending": "additive", "opacity": 0.7,
+              "scale": [1.0, *scale], "translate": [0.0, *translate],
+              "metadata": {"layer": result["layer"], "axis 0": "feature channel",
+                           "map scale": list(result["scale"]),
+                           "map translate": list(result["translate"])}}
+    return np.asarray(result["maps"], np.float32), kwargs, "image"
+
+
+def grad_cam_layer(result, source=None):
+    """Grad-CAM heatmap blended over the input, with class and probability in the name.
+
+    Parameters
+    ----------
+    result : dict
+        From the engine's ``grad_cam``: ``heatmap`` float32 (Y, X) on the input's pixels,
+        ``class_name``, ``probability``, ``layer``.
+    """
+    name = source.name if source is not None else "image"
+    kwargs = {"name": f"Grad-CAM: {result['class_name']} "
+                      f"({100 * result['probability']:.0f} %) · {name}",
+              "colormap": "inferno", "blending": "additive", "opacity": 0.6,
+              "contrast_limits": [0.0, 1.0],
+              "metadata": {k: result[k] for k in ("class_name", "probability", "layer")},
+              **_placement(source)}
+    return np.asarray(result["heatmap"], np.float32), kwargs, "image"

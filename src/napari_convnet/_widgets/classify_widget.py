@@ -25,6 +25,7 @@ from napari_convnet._layers import (
     object_features,
 )
 from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets._layer_data import current_plane
 from napari_convnet._widgets._sections import qt_section
 from napari_convnet._widgets.curves import StackPlot
 from napari_convnet._widgets.records_table import RecordsTable
@@ -94,15 +95,6 @@ class ClassifyWidget(Container):
         self.stride.visible = self.min_confidence.visible = mode == "tiled class map"
         self.plot.setVisible(mode == "stack")
 
-    def _image_data(self, layer, whole_stack):
-        """numpy copy of the layer's data: the current 2D (or RGB) slice, or the whole stack."""
-        data = layer.data
-        plane_dims = 3 if layer.rgb else 2
-        if whole_stack or data.ndim <= plane_dims:
-            return np.asarray(data), (-1 if layer.rgb else None)
-        index = tuple(self.viewer.dims.current_step[: data.ndim - plane_dims])
-        return np.asarray(data[index]), (-1 if layer.rgb else None)
-
     # -- running ------------------------------------------------------------------------
     def request(self):
         """The engine request for the chosen mode: ``(op, kwargs, source layer)``."""
@@ -115,9 +107,8 @@ class ClassifyWidget(Container):
         if mode == "stack":
             if layer.data.ndim < (4 if layer.rgb else 3):
                 raise ValueError(f"{layer.name!r} has no stack axis: use the 'image' mode.")
-            data, _ = self._image_data(layer, whole_stack=True)
-            return "classify_stack", {"stack": data}, layer
-        image, channel_axis = self._image_data(layer, whole_stack=False)
+            return "classify_stack", {"stack": np.array(layer.data)}, layer
+        image, channel_axis = current_plane(self.viewer, layer)
         if mode == "image":
             return "classify_image", {"image": image, "channel_axis": channel_axis}, layer
         if mode == "tiled class map":
@@ -128,9 +119,7 @@ class ClassifyWidget(Container):
         labels = self.labels_layer.value
         if labels is None:
             raise ValueError("Open a Labels layer of segmented objects and choose it.")
-        label_data = np.asarray(labels.data)
-        if label_data.ndim > 2:
-            label_data = label_data[tuple(self.viewer.dims.current_step[: label_data.ndim - 2])]
+        label_data, _ = current_plane(self.viewer, labels)
         return "classify_objects", {"image": image, "labels": label_data,
                                     "channel_axis": channel_axis}, labels
 

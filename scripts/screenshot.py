@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import napari
+import numpy as np
 from qtpy.QtWidgets import QApplication
 
 from napari_convnet.engine import get_engine
@@ -39,8 +40,12 @@ def scenario_engine(viewer):
     wait_until(lambda: get_engine().state == READY)
 
 
-def _dock(viewer, name):
-    return viewer.window.add_plugin_dock_widget("napari-convnet", name)[1]
+def _dock(viewer, name, width=560):
+    from qtpy.QtCore import Qt
+
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-convnet", name)
+    viewer.window._qt_window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+    return widget
 
 
 def scenario_train(viewer):
@@ -70,14 +75,21 @@ def scenario_dataset(viewer):
     wait_until(lambda: any(layer.name.startswith("samples") for layer in viewer.layers))
 
 
+def _digits_model():
+    """Train course-cnn on the bundled digits in the engine (the current model)."""
+    from napari_convnet._sample_data import digits_folder
+
+    get_engine().call("train", root=digits_folder(), preset="course-cnn",
+                      data_config={"image_size": [28, 28]}, train_config={"epochs": 15},
+                      out=str(Path.home() / "napari-convnet" / "screenshots" / "digits.keras"))
+    return digits_folder()
+
+
 def scenario_evaluate(viewer):
     """The Evaluate dock: digits model, confusion matrix, a cell opened for review."""
     from napari_convnet._sample_data import digits_folder
 
-    engine = get_engine()
-    engine.call("train", root=digits_folder(), preset="course-cnn",
-                data_config={"image_size": [28, 28]}, train_config={"epochs": 15},
-                out=str(Path.home() / "napari-convnet" / "screenshots" / "digits.keras"))
+    _digits_model()
     widget = _dock(viewer, "Evaluate")
     widget.folder.value = digits_folder()
     widget.evaluate_button.clicked()
@@ -89,7 +101,56 @@ def scenario_evaluate(viewer):
     wait_until(lambda: any(layer.name.startswith("review") for layer in viewer.layers))
 
 
-SCENARIOS = {"engine": scenario_engine, "train": scenario_train, "dataset": scenario_dataset,
+def _digit_mosaic(rows=3, cols=5):
+    """A mosaic of real digit images (one per cell), and the class of each cell."""
+    from PIL import Image
+
+    from napari_convnet._sample_data import digits_folder
+
+    root = Path(digits_folder())
+    cells, classes = [], []
+    for i in range(rows * cols):
+        digit = str(i % 10)
+        path = sorted((root / digit).glob("*.png"))[i // 10 + 5]
+        cells.append(np.asarray(Image.open(path).convert("L")))
+        classes.append(digit)
+    grid = np.block([[cells[r * cols + c] for c in range(cols)] for r in range(rows)])
+    return grid, classes
+
+
+def scenario_inspect(viewer):
+    """The Inspect dock: feature maps of conv1 over a digit, and Grad-CAM."""
+    _digits_model()
+    layer = viewer.add_image(_digit_mosaic(1, 1)[0], name="digit 0")
+    widget = _dock(viewer, "Inspect")
+    wait_until(lambda: bool(widget.model_layers))
+    widget.image_layer.value = layer
+    widget.kernels_button.clicked()
+    wait_until(lambda: any(x.name.startswith("kernels") for x in viewer.layers))
+    viewer.layers[-1].visible = False
+    widget.maps_button.clicked()
+    wait_until(lambda: any(x.name.startswith("maps") for x in viewer.layers))
+    widget.gradcam_button.clicked()
+    wait_until(lambda: any(x.name.startswith("Grad-CAM") for x in viewer.layers))
+    viewer.layers[-1].visible = False
+    viewer.dims.set_current_step(0, 3)
+
+
+def scenario_classify(viewer):
+    """The Classify dock: a tiled class map over a mosaic of real digits."""
+    _digits_model()
+    grid, _ = _digit_mosaic()
+    layer = viewer.add_image(grid, name="digit mosaic")
+    widget = _dock(viewer, "Classify")
+    widget.image_layer.value = layer
+    widget.mode.value = "tiled class map"
+    widget.stride.value = 28  # one tile per digit
+    widget.run_button.clicked()
+    wait_until(lambda: "classes: digit mosaic" in viewer.layers)
+
+
+SCENARIOS = {"inspect": scenario_inspect, "classify": scenario_classify,
+             "engine": scenario_engine, "train": scenario_train, "dataset": scenario_dataset,
              "evaluate": scenario_evaluate}
 
 

@@ -53,8 +53,6 @@ def test_start_is_lazy_and_reports_device(engine):
     assert info["tensorflow"].count(".") >= 2 and info["keras"].startswith("3.")
     assert info["device"] == (info["gpus"][0]["name"] if info["gpus"] else "CPU")
     assert info["pid"] == engine.pid != os.getpid()
-    # the client side never imports TensorFlow
-    assert "tensorflow" not in sys.modules and "keras" not in sys.modules
 
 
 def test_round_trip_streams_events_then_result(engine):

@@ -173,11 +173,15 @@ class ClassifyWidget(Container):
         for layer_data in class_map_layers(result, self.source):
             add_or_update(self.viewer, layer_data)
         labels = np.asarray(result["labels"])
-        counts = np.bincount(labels.ravel(), minlength=len(result["class_names"]) + 1)
-        return [{"item": "unlabelled" if v == 0 else f"class {v}",
-                 "class": (["unlabelled", *result["class_names"]])[v],
-                 "probability": round(float(counts[v] / labels.size), 4)}
-                for v in range(len(counts)) if counts[v]]
+        best = np.asarray(result["probabilities"]).max(axis=0)
+        names = ["unlabelled", *result["class_names"]]
+        rows = []
+        for value in np.unique(labels):
+            where = labels == value
+            rows.append({"item": f"{100 * where.mean():.1f} % of the image",
+                         "class": names[value],
+                         "probability": round(float(best[where].mean()), 4)})
+        return rows
 
     def _rows_objects(self, result):
         self.source.features = object_features(result)

@@ -14,6 +14,7 @@ Examples
 """
 
 import atexit
+import glob
 import os
 import queue
 import secrets
@@ -32,6 +33,11 @@ STOPPED, STARTING, READY, CRASHED = "stopped", "starting", "ready", "crashed"
 
 _DONE = object()
 
+#: Requests that write a model bundle, and the argument that names it. A bundle is written to a
+#: temporary file beside it, then renamed (``core.bundle.save_bundle``); when the engine dies
+#: in between, the client removes the temporary file: the old bundle is intact.
+_BUNDLE_ARGS = {"save_model": "path", "train": "out"}
+
 
 class Job:
     """One request sent to the engine.
@@ -47,6 +53,7 @@ class Job:
         self.op = op
         self.stopped = False
         self._queue = queue.Queue()
+        self._partial_files = ()  # glob patterns of files this job may leave half-written
         self._outcome = None  # ("value", v) or ("error", exc)
         self._done = threading.Event()
 
@@ -117,11 +124,25 @@ class Engine:
         Interpreter for the child; default: the current one.
     env : dict, optional
         Extra environment variables for the child (e.g. ``CUDA_VISIBLE_DEVICES``).
+    memory_limit_bytes : int or str, optional
+        Cap on the child's address space (POSIX ``RLIMIT_AS``, set before TensorFlow loads),
+        e.g. ``8 * 2**30`` or ``"8G"``. A request that needs more fails with an
+        out-of-memory error instead of making the workstation swap. Default: the environment
+        variable ``NAPARI_CONVNET_ENGINE_MEMORY_LIMIT``, else no limit. Not for GPU engines:
+        CUDA reserves far more address space than it uses.
     """
 
-    def __init__(self, python=None, env=None):
+    def __init__(self, python=None, env=None, memory_limit_bytes=None):
         self.python = python or sys.executable
         self.extra_env = dict(env or {})
+        if memory_limit_bytes is None:
+            memory_limit_bytes = self.extra_env.get(protocol.MEMORY_LIMIT_ENV,
+                                                    os.environ.get(protocol.MEMORY_LIMIT_ENV))
+        self.memory_limit = protocol.parse_memory_limit(memory_limit_bytes)
+        if self.memory_limit is not None:
+            self.extra_env[protocol.MEMORY_LIMIT_ENV] = str(self.memory_limit)
+        else:
+            self.extra_env[protocol.MEMORY_LIMIT_ENV] = ""
         self.state = STOPPED
         self.info = None
         self.last_error = None
@@ -135,6 +156,8 @@ class Engine:
         self._next_id = 1
         self._generation = 0
         self._listeners = []
+        self._last_heard = 0.0  # time.monotonic() of the child's last message
+        self._kill_reason = {}  # proc → why the client terminated it
 
     # -- life cycle -----------------------------------------------------------------------
     @property
@@ -221,6 +244,7 @@ class Engine:
                 conn.close()
                 return
             self._conn = conn
+            self._last_heard = time.monotonic()
             self.info = hello["info"]
             self._set_state(READY)
             self._ready.set()
@@ -278,6 +302,7 @@ class Engine:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
+            self._last_heard = time.monotonic()
             kind = message.get("kind")
             with self._lock:
                 job = self._jobs.get(message.get("id"))
@@ -313,11 +338,15 @@ class Engine:
             if crashed:
                 self._set_state(CRASHED, message)
         for job in pending:
+            _remove_partial_files(job)
             job._finish("error", EngineCrashed(message))
 
     def _death_message(self, proc, when):
         code = proc.poll()
-        if code is None:
+        reason = self._kill_reason.pop(proc, None)
+        if reason:
+            how = reason
+        elif code is None:
             how = "stopped answering"
         elif code < 0:
             try:
@@ -325,7 +354,10 @@ class Engine:
             except ValueError:
                 name = f"signal {-code}"
             how = f"was killed by {name}"
-            if -code == signal.SIGKILL:
+            if self.memory_limit is not None:
+                how += (" (it probably reached its memory limit of "
+                        f"{protocol.format_bytes(self.memory_limit)}, {protocol.MEMORY_LIMIT_ENV})")
+            elif -code == signal.SIGKILL:
                 how += " (often the system ran out of memory)"
         else:
             how = f"exited with status {code}"
@@ -363,11 +395,17 @@ class Engine:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._kill(proc)
+            for job in pending:
+                _remove_partial_files(job)
         if conn is not None:
             conn.close()
 
     @staticmethod
-    def _kill(proc):
+    def _kill(proc, hard=False):
+        if hard:  # a stopped (SIGSTOP) process would keep SIGTERM pending
+            proc.kill()
+            proc.wait()
+            return
         proc.terminate()
         try:
             proc.wait(timeout=3)
@@ -386,6 +424,7 @@ class Engine:
             if self.state in (STOPPED, CRASHED):
                 self.start()
             job = Job(self, self._next_id, op)
+            job._partial_files = _partial_patterns(op, kwargs)
             self._next_id += 1
             self._jobs[job.id] = job
         if self._ready.is_set() and self.state == READY:
@@ -428,7 +467,12 @@ class Engine:
             pass
 
     def stop_job(self, job, timeout=30.0):
-        """Stop ``job``; if the engine does not finish it within ``timeout`` s, kill the engine.
+        """Stop ``job``; terminate the engine if it shows no sign of life for ``timeout`` s.
+
+        A busy engine (finishing a batch, evaluating, saving) keeps sending a heartbeat and is
+        left to finish; a frozen or deadlocked one is terminated, and ``job`` then fails with
+        :class:`EngineCrashed` saying that the engine did not respond. The next request starts
+        a fresh engine. Blocks; widgets call it from a background thread.
 
         Returns
         -------
@@ -436,17 +480,46 @@ class Engine:
             True if the job ended by itself, False if the engine had to be terminated.
         """
         job.stop()
-        if job._done.wait(timeout):
-            return True
-        proc = self._proc
-        if proc is not None:
-            self._kill(proc)
-        job._done.wait(10)
-        return False
+        asked = time.monotonic()
+        while not job._done.wait(0.1):
+            silent = time.monotonic() - max(asked, self._last_heard)
+            if silent < timeout:
+                continue
+            with self._lock:
+                proc = self._proc
+                if proc is None or job.done:
+                    break
+                self._kill_reason[proc] = (
+                    f"did not respond for {timeout:g} s after being asked to stop {job.op!r} "
+                    "and was terminated (what it had not saved is lost)")
+            self._kill(proc, hard=True)
+            job._done.wait(10)
+            return False
+        return True
 
     def call(self, op, timeout=None, **kwargs):
         """Run request ``op`` and return its result, ignoring progress events."""
         return self.submit(op, **kwargs).result(timeout)
+
+
+def _partial_patterns(op, kwargs):
+    path = kwargs.get(_BUNDLE_ARGS.get(op, ""))
+    if not path:
+        return ()
+    path = os.path.abspath(os.fspath(path))
+    # the temporary name core.bundle.save_bundle uses: ".<name>.<random>.tmp.keras"
+    pattern = f".{glob.escape(os.path.basename(path))}.*.tmp.keras"
+    return (os.path.join(glob.escape(os.path.dirname(path)), pattern),)
+
+
+def _remove_partial_files(job):
+    """Remove the temporary bundle files of a job whose engine died while writing them."""
+    for pattern in job._partial_files:
+        for path in glob.glob(pattern):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
 
 
 def _tail(path, lines=15):

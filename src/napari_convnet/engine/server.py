@@ -3,13 +3,15 @@
 Imports Keras/TensorFlow (never done in napari's process), then serves requests from the
 parent one at a time on the main thread. A reader thread keeps listening while a job runs,
 so a stop request reaches the job, and the child exits as soon as the parent goes away
-(no orphan processes, even if napari is killed).
+(no orphan processes, even if napari is killed). A heartbeat thread tells the parent the child
+is alive, so the parent can tell a busy engine from a frozen one.
 """
 
 import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from multiprocessing.connection import Client
 
@@ -65,6 +67,53 @@ def _reader(conn, inbox, current):
         os._exit(0)
 
 
+def _heartbeat(conn, lock):
+    try:
+        while True:
+            time.sleep(protocol.HEARTBEAT_S)
+            _send(conn, lock, {"kind": "alive"})
+    except (EOFError, OSError, ValueError):
+        os._exit(0)  # the parent is gone
+
+
+def _out_of_memory(exc):
+    """True for a Python or TensorFlow out-of-memory error."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
+
+
+def _memory_message(op, exc):
+    limit = os.environ.get(protocol.MEMORY_LIMIT_ENV)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # TensorFlow's message starts with "Graph execution error:"; the tensor is named further on
+    cause = next((line for line in lines if "OOM" in line or "alloc" in line),
+                 lines[0] if lines else type(exc).__name__)[:300]
+    text = f"The engine ran out of memory while running {op!r} ({cause}). "
+    if limit:
+        size = protocol.format_bytes(protocol.parse_memory_limit(limit))
+        text += (f"Its memory limit is {size} ({protocol.MEMORY_LIMIT_ENV}); raise it, or "
+                 "lower the batch size or the image size.")
+    else:
+        text += "Lower the batch size or the image size, or close other programs."
+    return text + " The engine is still running."
+
+
+def _apply_memory_limit():
+    """Cap the child's address space (before TensorFlow is imported), if asked to.
+
+    With RLIMIT_AS, an allocation beyond the limit fails (MemoryError, TensorFlow's
+    ResourceExhaustedError) instead of making the whole workstation swap.
+    """
+    limit = protocol.parse_memory_limit(os.environ.get(protocol.MEMORY_LIMIT_ENV))
+    if limit is None:
+        return
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def serve(conn):
     """Serve requests until shutdown; ``conn`` is a connected ``Connection``."""
     from napari_convnet.engine import jobs  # imports Keras/TensorFlow
@@ -76,6 +125,7 @@ def serve(conn):
     inbox = queue.Queue()
     current = {}
     threading.Thread(target=_reader, args=(conn, inbox, current), daemon=True).start()
+    threading.Thread(target=_heartbeat, args=(conn, send_lock), daemon=True).start()
     while True:
         message = inbox.get()
         if message["kind"] == "shutdown":
@@ -93,9 +143,10 @@ def serve(conn):
                 "kind": "error",
                 "id": ctx.req_id,
                 "type": type(exc).__name__,
-                "message": str(exc) or type(exc).__name__,
+                "message": (_memory_message(message["op"], exc) if _out_of_memory(exc)
+                            else str(exc) or type(exc).__name__),
                 "traceback": traceback.format_exc(),
-                "user_error": isinstance(exc, ConvnetError),
+                "user_error": isinstance(exc, ConvnetError) or _out_of_memory(exc),
             }
         finally:
             current.pop("ctx", None)
@@ -122,6 +173,8 @@ def main():
         # Training saturates every core; a lower priority keeps napari's window responsive
         # (it costs nothing when napari is idle).
         os.nice(5)
+    if os.name == "posix":
+        _apply_memory_limit()
     address = os.environ[protocol.ADDRESS_ENV]
     authkey = bytes.fromhex(os.environ[protocol.AUTHKEY_ENV])
     conn = Client(address, authkey=authkey)

@@ -66,6 +66,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--verbose", action="store_true", help="list the 5 worst stalls")
     args = parser.parse_args(argv)
 
     viewer = napari.Viewer(show=True)
@@ -78,10 +79,11 @@ def main(argv=None):
     dock.batch_size.value = args.batch_size
 
     gaps, last = [], [time.perf_counter()]
+    marks = []  # (time, event type) to tell which events coincide with stalls
 
     def tick():
         now = time.perf_counter()
-        gaps.append(now - last[0])
+        gaps.append((now - last[0], now))
         last[0] = now
 
     probe = QTimer()
@@ -91,6 +93,8 @@ def main(argv=None):
     started = time.perf_counter()
     dock.train_button.clicked()
     wait_until(lambda: not dock.train_button.enabled, 10)
+    dock.task.worker.yielded.connect(
+        lambda e: marks.append((time.perf_counter(), e.get("type"))))
     gaps.clear()
     wait_until(lambda: dock.train_button.enabled, 1800)
     wall = time.perf_counter() - started
@@ -109,7 +113,11 @@ def main(argv=None):
     engine.shutdown()
     viewer.close()
 
-    worst = max(gaps) * 1000 - 10
+    worst = max(g for g, _ in gaps) * 1000 - 10
+    if args.verbose:
+        for gap, at in sorted(gaps, reverse=True)[:5]:
+            near = [kind for t, kind in marks if at - gap - 0.05 <= t <= at + 0.05]
+            print(f"  stall {gap * 1000:.0f} ms at +{at - started:.2f} s; events then: {near}")
     print(f"digits: {n_train} training images, course-cnn, batch {args.batch_size}, "
           f"{args.epochs} epochs, device {result['device']}")
     print(f"GUI event loop: worst stall {worst:.1f} ms over {len(gaps)} ticks "

@@ -5,6 +5,8 @@ progress bar follows ``progress``/``batch`` events; errors become napari notific
 say what to do. Widgets only say what to do with events and results.
 """
 
+import time
+
 from napari.qt.threading import thread_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -20,10 +22,28 @@ def _follow(op, kwargs, holder):
     try:
         job = get_engine().submit(op, **kwargs)
         holder["job"] = job
-        yield from job.events()
+        yield from _thinned(job.events())
         return {"value": job.result(), "stopped": job.stopped}
     except Exception as exc:  # noqa: BLE001 - shown to the user by EngineTask
         return {"error": exc}
+
+
+def _thinned(events, interval=0.1):
+    """Drop progress and batch events that follow the last one within ``interval`` seconds.
+
+    Indexing sends one event per file and training one per batch: passing each to napari's
+    main thread would flood its event loop. Epoch, message and final events always pass.
+    """
+    last = 0.0
+    for event in events:
+        kind = event.get("type")
+        if kind in ("progress", "batch"):
+            now = time.monotonic()
+            final = kind == "progress" and event.get("done") == event.get("total")
+            if now - last < interval and not final:
+                continue
+            last = now
+        yield event
 
 
 def error_message(exc):

@@ -5,31 +5,17 @@ convolution holds known derivative kernels, so what the dock shows can be checke
 """
 
 import os
-import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from napari_convnet.engine import get_engine
 
-HELPERS = os.path.join(os.path.dirname(__file__), os.pardir, "core")
-sys.path.insert(0, HELPERS)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "core"))
 
 from _helpers_predict import stripes  # noqa: E402
 
 START_MS = 240_000
-
-
-@pytest.fixture(scope="module")
-def stripe_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "stripes.keras"
-    get_engine().start()
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); "
-              "from _helpers_predict import save_stripe_bundle; save_stripe_bundle(sys.argv[2])")
-    subprocess.run([sys.executable, "-c", script, HELPERS, str(path)], check=True,
-                   timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return path
 
 
 def test_kernels_feature_maps_and_grad_cam(make_napari_viewer, qtbot, stripe_model):

@@ -5,6 +5,7 @@ progress bar follows ``progress``/``batch`` events; errors become napari notific
 say what to do. Widgets only say what to do with events and results.
 """
 
+import threading
 import time
 
 from napari.qt.threading import thread_worker
@@ -13,6 +14,11 @@ from napari.utils.notifications import show_error, show_info, show_warning
 
 from napari_convnet.engine import get_engine
 from napari_convnet.errors import EngineCrashed, JobError
+
+#: Seconds a stopped request's engine may stay silent (no event, no heartbeat) before the
+#: dock terminates it. A busy engine (finishing a batch, saving) keeps its heartbeat and is
+#: never cut off; a frozen one is. Tests shorten it.
+STOP_TIMEOUT_S = 20.0
 
 
 @thread_worker
@@ -101,10 +107,21 @@ class EngineTask:
         """The engine :class:`~napari_convnet.engine.Job` (None until submitted)."""
         return self._holder.get("job")
 
-    def stop(self):
-        """Ask the engine to stop this request (it keeps what it has, e.g. best weights)."""
-        if self.job is not None:
-            self.job.stop()
+    def stop(self, timeout=None):
+        """Ask the engine to stop this request (it keeps what it has, e.g. best weights).
+
+        With ``timeout`` (seconds), escalate in a background thread: an engine that stays
+        silent that long is terminated (:meth:`Engine.stop_job`); the request then ends with
+        an error saying that the engine did not respond. Never blocks the GUI.
+        """
+        job = self.job
+        if job is None:
+            return
+        if timeout is None:
+            job.stop()
+            return
+        threading.Thread(target=job.engine.stop_job, args=(job, timeout),
+                         name="engine-stop", daemon=True).start()
 
     def _detach(self):
         self._on_event = self._on_result = self._on_error = self._on_finished = None

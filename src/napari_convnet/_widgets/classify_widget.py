@@ -24,6 +24,7 @@ from napari_convnet._layers import (
     object_class_layer,
     object_features,
 )
+from napari_convnet._widgets import _jobs
 from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._layer_data import current_plane
 from napari_convnet._widgets._sections import qt_section
@@ -68,7 +69,7 @@ class ClassifyWidget(Container):
         self.source = None
         self.mode.changed.connect(self._mode_changed)
         self.run_button.changed.connect(self.run)
-        self.stop_button.changed.connect(lambda: self.task and self.task.stop())
+        self.stop_button.changed.connect(self.stop)
         self.export_button.changed.connect(self._export)
         self.table.record_clicked.connect(self.jump_to)
         if napari_viewer is not None:
@@ -136,6 +137,12 @@ class ClassifyWidget(Container):
         self.task = EngineTask(op, kwargs, "Classifying", owner=self, on_error=self._failed,
                                on_result=lambda r, s: self._show(self.mode.value, r, s),
                                on_finished=self._done)
+
+    def stop(self):
+        """Stop classifying (results so far are kept); a frozen engine is terminated."""
+        if self.task is not None:
+            self.task.stop(_jobs.STOP_TIMEOUT_S)
+            self.status.value = "Stopping…"
 
     def _done(self):
         self.run_button.enabled, self.stop_button.enabled = True, False

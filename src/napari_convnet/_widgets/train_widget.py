@@ -22,6 +22,7 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_error, show_info
 
 from napari_convnet._sample_data import digits_folder
+from napari_convnet._widgets import _jobs
 from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._sections import qt_section
 from napari_convnet._widgets.curves import CurvesCanvas
@@ -251,8 +252,10 @@ class TrainWidget(Container):
     def stop(self):
         """Stop training after the current batch; the best weights so far are kept."""
         if self.task is not None:
-            self.task.stop()
-            self.status.value = "Stopping… (keeping the best weights)"
+            self.task.stop(_jobs.STOP_TIMEOUT_S)
+            self.status.value = (
+                "Stopping… (keeping the best weights; the engine is terminated if it does not "
+                f"answer for {_jobs.STOP_TIMEOUT_S:g} s)")
 
     def _trained(self, value, stopped):
         self._set_current({"meta": value["meta"], "path": value["path"]})

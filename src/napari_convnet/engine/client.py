@@ -52,6 +52,7 @@ class Job:
         self.id = req_id
         self.op = op
         self.stopped = False
+        self._stop_requested = False
         self._queue = queue.Queue()
         self._partial_files = ()  # glob patterns of files this job may leave half-written
         self._outcome = None  # ("value", v) or ("error", exc)
@@ -112,6 +113,7 @@ class Job:
 
     def stop(self):
         """Ask the engine to stop this request (cooperative; returns at once)."""
+        self._stop_requested = True
         self.engine._send_stop(self)
 
 
@@ -447,6 +449,8 @@ class Engine:
         try:
             with self._send_lock:
                 self._conn.send(protocol.request(job.id, job.op, kwargs))
+                if job._stop_requested:  # asked to stop while the engine was starting
+                    self._conn.send(protocol.stop(job.id))
         except (OSError, ValueError, AttributeError) as exc:
             with self._lock:
                 self._jobs.pop(job.id, None)
@@ -482,6 +486,9 @@ class Engine:
         job.stop()
         asked = time.monotonic()
         while not job._done.wait(0.1):
+            if self.state != READY:  # starting: the request is sent (with its stop) once ready
+                asked = time.monotonic()
+                continue
             silent = time.monotonic() - max(asked, self._last_heard)
             if silent < timeout:
                 continue

@@ -30,6 +30,10 @@ _TIFF_SUFFIXES = (".tif", ".tiff")
 # (5, 64, 64) is therefore read as 5 Z slices. Pass channel_axis to override.
 _MAX_AUTO_CHANNELS = 4
 _RANGE_EPS = 1e-12
+#: Largest image plane (Y x X pixels) read or preprocessed: 2**27, e.g. 11585 x 11585. A
+#: larger plane is refused before decoding; resizing or tiling it would need several GiB
+#: (float32 copies, per-class maps). Checked on the header, so a huge file costs no memory.
+MAX_PIXELS = 2**27
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -67,6 +71,8 @@ def read_raw(path):
         Whatever the decoders raise for a damaged file; :func:`check_file` turns it into a reason.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise UnreadableFile("is a folder, not an image file")
     if os.path.getsize(path) == 0:
         raise UnreadableFile("empty file (0 bytes)")
     if path.lower().endswith(_TIFF_SUFFIXES):
@@ -75,12 +81,46 @@ def read_raw(path):
         try:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
+                _, y, x, _ = layout(series.shape, series.axes)
+                check_plane(series.shape[y], series.shape[x])
                 return series.asarray(), series.axes
         except tifffile.TiffFileError:
             pass  # a PNG/JPEG saved with a .tif name: let PIL try before giving up
-    with Image.open(path) as im:
+    try:
+        im = Image.open(path)
+    except Image.DecompressionBombError as exc:  # PIL's own limit (above MAX_PIXELS)
+        raise UnreadableFile(_too_large_text(str(exc))) from None
+    with im:
+        check_plane(im.size[1], im.size[0])
         im.load()
         return _pil_to_array(im), None
+
+
+def _too_large_text(size):
+    return (f"image too large ({size}; at most {MAX_PIXELS:,} pixels per plane): crop or "
+            "downsample it first (e.g. in napari or Fiji)")
+
+
+def check_plane(height, width, name=None):
+    """Refuse an image plane with no pixels or more than :data:`MAX_PIXELS` pixels.
+
+    Raises
+    ------
+    UnreadableFile
+        Without ``name`` (reading a file: the caller adds the path).
+    DatasetError
+        With ``name`` (an array handed in), the message starting with it.
+    """
+    reason = None
+    if height * width == 0:
+        reason = f"image has no pixels ({height}x{width})"
+    elif height * width > MAX_PIXELS:
+        reason = _too_large_text(f"{height}x{width} pixels")
+    if reason is None:
+        return
+    if name is None:
+        raise UnreadableFile(reason)
+    raise DatasetError(f"Cannot use {name}: {reason}.")
 
 
 def png_header(path):
@@ -99,9 +139,9 @@ def png_header(path):
         For a truncated or damaged PNG, with the reason.
     """
     with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(_PNG_SIGNATURE):
-        return None
+        if f.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
+            return None  # not a PNG: never read a large TIFF whole just to look at it
+        data = _PNG_SIGNATURE + f.read()
     # a dozen struct reads instead of PIL's plugin machinery: indexing is per-file bound
     pos, header, mode = 8, None, None
     while True:
@@ -115,6 +155,7 @@ def png_header(path):
             raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
+            check_plane(height, width)
             header = (height, width)
             mode = _PNG_MODES.get((color, depth))
         elif kind in (b"tRNS", b"PLTE"):
@@ -189,6 +230,7 @@ def layout(shape, axes=None, channel_axis=None):
 def to_syxc(array, axes=None, channel_axis=None):
     """Rearrange a raw array to (S, Y, X, C), S = all stack slices, C = channels (>= 1)."""
     stack, y, x, c = layout(array.shape, axes, channel_axis)
+    check_plane(array.shape[y], array.shape[x], f"an image of shape {array.shape}")
     order = (*stack, y, x) + ((c,) if c is not None else ())
     out = np.transpose(array, order)
     if c is None:
@@ -276,6 +318,15 @@ def percentiles(batch, q):
     return low + (high - low) * (position - lo)
 
 
+def check_finite(array, name="image"):
+    """Refuse float pixels that are NaN or inf (they would make every prediction NaN)."""
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise DatasetError(
+            f"{name} contains NaN or inf values, which would give NaN results. Replace them "
+            "first (e.g. numpy.nan_to_num, or a fill in napari/Fiji) or remove the image."
+        )
+
+
 def prepare(stack, config, name="image"):
     """Per-file steps: stack rule, channel conversion and ``"range"`` normalisation.
 
@@ -293,6 +344,7 @@ def prepare(stack, config, name="image"):
         raise DatasetError(f"{name} has a non-numeric dtype {stack.dtype}; expected an image.")
     if stack.dtype == np.bool_:
         stack = stack.astype(np.uint8)
+    check_finite(stack, name)
     stack = reduce_stack(stack, config.stack_rule)
     stack = convert_channels(stack, config.channels, name)
     if config.normalization == "range":
@@ -373,10 +425,7 @@ def read_image(path, config, slice_index=None):
     stack = to_syxc(raw, axes, config.channel_axis)
     if slice_index is not None and config.stack_rule == "slices":
         stack = stack[slice_index:slice_index + 1]
-    if stack.dtype.kind == "f" and not np.isfinite(stack).all():
-        raise DatasetError(
-            f"Image {os.fspath(path)!r} contains NaN or inf values; fix or remove it."
-        )
+    check_finite(stack, f"Image {os.fspath(path)!r}")
     return preprocess_syxc(stack, config, name=repr(os.fspath(path)))
 
 
@@ -388,7 +437,7 @@ def describe_error(exc):
         return text
     if kind in ("UnidentifiedImageError",) or "cannot identify image file" in text:
         return "not an image file (unknown or damaged format)"
-    if "truncated" in text.lower() or kind == "EOFError":
+    if "truncated" in text.lower() or kind == "EOFError" or text.startswith("failed to read"):
         return f"truncated file ({text or kind})"
     if "broken" in text.lower():
         return f"damaged file ({text})"

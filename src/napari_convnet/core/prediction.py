@@ -23,6 +23,7 @@ from napari_convnet.core._predict import (
     single_image,
     summarize,
 )
+from napari_convnet.core.images import check_plane
 from napari_convnet.errors import DatasetError, JobStopped, ModelError
 
 # napari stacks of colour images are (N, Y, X, C); a last axis this small is taken for channels
@@ -101,6 +102,7 @@ def _stack_slices(stack, channel_axis):
     if channel_axis is None and stack.ndim >= 4 and stack.shape[-1] <= _MAX_STACK_CHANNELS:
         channel_axis = -1
     if channel_axis is None:
+        check_plane(*stack.shape[-2:], name=f"a stack of shape {stack.shape}")
         return stack.reshape((-1, *stack.shape[-2:], 1))
     if not -stack.ndim <= channel_axis < stack.ndim or channel_axis % stack.ndim == 0:
         raise DatasetError(
@@ -108,6 +110,7 @@ def _stack_slices(stack, channel_axis):
             f"Received: channel_axis={channel_axis} for a stack of shape {stack.shape}"
         )
     moved = np.moveaxis(stack, channel_axis, -1)
+    check_plane(*moved.shape[-3:-1], name=f"a stack of shape {stack.shape}")
     return moved.reshape((-1, *moved.shape[-3:]))
 
 

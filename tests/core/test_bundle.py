@@ -53,7 +53,7 @@ def test_save_failure_leaves_old_file_intact(tmp_path, model, monkeypatch):
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", broken)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(ModelError, match="simulated.*previous file is unchanged"):
         save_bundle(model, path, {**_meta(), "seed": 4})
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.keras"]  # no temporary file left behind

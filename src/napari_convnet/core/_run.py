@@ -134,14 +134,20 @@ def run_record(meta, result, started, out):
 
 def _write_json(path, obj):
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".json", dir=folder)
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".json", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(obj, fh, indent=1)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise ModelError(
+            f"Cannot write the run record {path!r}: {exc.strerror or exc}. The model bundle "
+            "was saved; free some disk space or check the folder's permissions."
+        ) from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 

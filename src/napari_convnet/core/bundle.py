@@ -105,23 +105,62 @@ def save_bundle(model, path, meta):
         text = json.dumps(meta, indent=1, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"Bundle metadata must be JSON-able: {exc}") from exc
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # Same folder as the destination, so os.replace is an atomic rename (same filesystem).
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp.keras",
-                               dir=folder)
-    os.close(fd)
+    folder = check_destination(path)
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        # Same folder as the destination, so os.replace is an atomic rename (same filesystem).
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp.keras",
+                                   dir=folder)
+        os.close(fd)
         model.save(tmp, overwrite=True)
         with zipfile.ZipFile(tmp, "a") as zf:
             zf.writestr(META_MEMBER, text)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # full disk, permissions, a file where a folder should be...
+        kept = "the previous file is unchanged" if os.path.exists(path) else "nothing was written"
+        raise ModelError(
+            f"Cannot save the model bundle {path!r}: {exc.strerror or exc} ({kept}). Free some "
+            "disk space or choose another output file in a folder you can write to."
+        ) from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
     return meta
+
+
+def check_destination(path):
+    """Check that a bundle can be written at ``path``; return its (absolute) folder.
+
+    Called before training, so a run is not lost to an output path that cannot work: the
+    folder (or its first existing parent, when it is to be created) must be a folder the
+    user may write to, and ``path`` itself must not be a folder.
+
+    Raises
+    ------
+    ModelError
+        Saying which part of the path is the problem and what to do.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    reason = None
+    if os.path.isdir(path):
+        reason = "it is a folder"
+    elif not os.path.isdir(existing):
+        reason = f"{existing!r} is a file, not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"the folder {existing!r} is read-only (no write permission)"
+    if reason is not None:
+        raise ModelError(
+            f"Cannot write the model bundle {path!r}: {reason}. Choose another output file "
+            "(--out) in a folder you can write to."
+        )
+    return folder
 
 
 def read_meta(path):

@@ -192,7 +192,16 @@ def _cache_file(cache, index, split, samples):
                       [(s.path, s.label, s.slice_index) for s in samples]])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     path = f"{os.fspath(cache)}.{digest}"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(13, "the folder is read-only")
+    except OSError as exc:  # found now, not by TensorFlow in the middle of the first epoch
+        raise DatasetError(
+            f"Cannot write the dataset cache {path!r}: {exc.strerror or exc}. Give `cache` a "
+            "path in a folder you can write to, or cache=True (memory) / False (no cache)."
+        ) from exc
     return path
 
 

@@ -263,7 +263,7 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     result : TrainResult
     """
     from napari_convnet.core import _run, presets
-    from napari_convnet.core.bundle import save_bundle, utc_now
+    from napari_convnet.core.bundle import check_destination, save_bundle, utc_now
     from napari_convnet.core.data import DataConfig, index_folder, make_dataset
 
     started = utc_now()
@@ -273,6 +273,8 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
         model, preset, data_config, preset_options, scope)
     if model is None:
         presets.min_input_size(preset)  # unknown preset: fail before reading any image
+    if out is not None:
+        check_destination(out)  # an unusable --out fails now, not after the training
     if isinstance(data_config, dict):
         data_config = DataConfig(**data_config)
     index = index_folder(data_root, data_config or DataConfig(), on_event=on_event,

@@ -50,7 +50,7 @@ def main(argv=None):
     except ConvnetError as exc:
         print(f"napari-convnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # a file the user named; the core's own messages are nicer
         print(f"napari-convnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

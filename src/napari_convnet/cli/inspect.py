@@ -7,6 +7,8 @@ maps the ``scale`` and ``translate`` that place them on the input image.
 
 import json
 
+from napari_convnet.cli._output import output_file
+
 
 def add_parser(subparsers):
     """Register the ``inspect`` subcommand."""
@@ -61,13 +63,15 @@ def _check(args):
 
 
 def _read(path):
-    from napari_convnet.core.images import describe_error, read_raw
+    from napari_convnet.core.images import check_finite, describe_error, read_raw
     from napari_convnet.errors import DatasetError
 
     try:
-        return read_raw(path)[0]
+        raw = read_raw(path)[0]
     except Exception as exc:  # decoders raise many types; the user needs the path and why
         raise DatasetError(f"Cannot read image {path!r}: {describe_error(exc)}") from exc
+    check_finite(raw, f"The image {path!r}")
+    return raw
 
 
 def _class_index(meta, name):
@@ -81,14 +85,15 @@ def _class_index(meta, name):
     raise ModelError(f"Unknown class {name!r}. The model's classes: {', '.join(names)}.")
 
 
-def write_tiff(path, array, metadata, scale=None):
+def write_tiff(path, array, metadata, scale=None, option="output"):
     """Write float32 ``array`` with JSON ``metadata`` (and the resolution 1/scale if given)."""
     import tifffile
 
     extra = {}
     if scale is not None:  # pixels per input pixel, as ImageJ and other readers understand
         extra = {"resolution": (1 / scale[1], 1 / scale[0]), "resolutionunit": "NONE"}
-    tifffile.imwrite(path, array.astype("float32", copy=False), metadata=metadata, **extra)
+    with output_file(path, option) as tmp:
+        tifffile.imwrite(tmp, array.astype("float32", copy=False), metadata=metadata, **extra)
 
 
 def run(args):
@@ -109,7 +114,7 @@ def run(args):
     if action == "kernels":
         array = inspection.kernels(model, args.layer)
         info = {"layer": args.layer, "dims": "filters,in_channels,kh,kw"}
-        write_tiff(args.kernels, array, info)
+        write_tiff(args.kernels, array, info, option="--kernels")
         out = args.kernels
     elif action == "feature_maps":
         result = inspection.feature_maps(model, meta, _read(args.image), args.layer,
@@ -118,7 +123,8 @@ def run(args):
         info = {"layer": result["layer"], "scale": list(result["scale"]),
                 "translate": list(result["translate"]), "input_shape": list(result["input_shape"]),
                 "dims": "channels,y,x"}
-        write_tiff(args.feature_maps, array, info, scale=result["scale"])
+        write_tiff(args.feature_maps, array, info, scale=result["scale"],
+                   option="--feature-maps")
         out = args.feature_maps
     else:
         result = inspection.grad_cam(model, meta, _read(args.image),
@@ -127,7 +133,7 @@ def run(args):
         array = result["heatmap"]
         info = {key: result[key] for key in ("layer", "class_index", "class_name",
                                              "probability")}
-        write_tiff(args.grad_cam, array, info)
+        write_tiff(args.grad_cam, array, info, option="--grad-cam")
         out = args.grad_cam
     info = {"path": out, "shape": list(array.shape), **info}
     if args.json:

@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+from napari_convnet.cli._output import output_file
+
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
 
@@ -71,7 +73,7 @@ def write_objects_csv(fh, result):
 
 def _read(path, what):
     """Raw array and the channel axis tifffile metadata names (None when unknown)."""
-    from napari_convnet.core.images import describe_error, layout, read_raw
+    from napari_convnet.core.images import check_finite, describe_error, layout, read_raw
     from napari_convnet.errors import DatasetError
 
     try:
@@ -79,6 +81,7 @@ def _read(path, what):
     except Exception as exc:  # decoders raise many types; the user needs the path and the reason
         raise DatasetError(f"Cannot read {what} {os.fspath(path)!r}: {describe_error(exc)}") \
             from exc
+    check_finite(raw, f"The {what} {os.fspath(path)!r}")
     return raw, (layout(raw.shape, axes)[3] if axes else None)
 
 
@@ -93,7 +96,11 @@ def _map_paths(images, out):
             f"--tile-map {out!r} is one file but {len(images)} images were given. Give a "
             "folder for one class map per image."
         )
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"Cannot create the --tile-map folder {out!r}: {exc.strerror or exc}. "
+                           "Give a folder path you can write to.") from exc
     names, paths = set(), []
     for image in images:
         stem = os.path.splitext(os.path.basename(image))[0]
@@ -122,8 +129,9 @@ def _tile_maps(args, model, meta):
                                 min_confidence=args.min_confidence, channel_axis=axis,
                                 batch_size=args.batch_size)
         labels = result["labels"]
-        tifffile.imwrite(out, labels, compression="zlib",
-                         metadata={"axes": "YX", "class_names": names})
+        with output_file(out, "--tile-map") as tmp:
+            tifffile.imwrite(tmp, labels, compression="zlib",
+                             metadata={"axes": "YX", "class_names": names})
         share = np.bincount(labels.ravel(), minlength=len(names) + 1) / labels.size
         parts = [f"{name} {share[i + 1]:.1%}" for i, name in enumerate(names)]
         print(f"{image}\t{out}\t" + ", ".join(parts + [f"unlabelled {share[0]:.1%}"]))
@@ -144,7 +152,8 @@ def _objects(args, model, meta):
     result = classify_objects(model, meta, raw, labels, mode=args.mode, channel_axis=axis,
                               batch_size=args.batch_size)
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+        with output_file(args.csv, "--csv") as tmp, \
+                open(tmp, "w", newline="", encoding="utf-8") as fh:
             write_objects_csv(fh, result)
         print(f"wrote {len(result['label_ids'])} object(s) to {args.csv}", file=sys.stderr)
     else:
@@ -166,7 +175,8 @@ def run(args):
     for err in result["errors"]:
         print(f"warning: skipped {err['error']}", file=sys.stderr)
     if args.csv:
-        write_csv(args.csv, result)
+        with output_file(args.csv, "--csv") as tmp:
+            write_csv(tmp, result)
     if args.json:
         print(json.dumps(result))
     else:

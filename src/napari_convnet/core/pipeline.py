@@ -193,15 +193,23 @@ def _cache_file(cache, index, split, samples):
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     path = f"{os.fspath(cache)}.{digest}"
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(13, "the folder is read-only")
-    except OSError as exc:  # found now, not by TensorFlow in the middle of the first epoch
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    # found now, not by TensorFlow in the middle of the first epoch
+    reason = (f"{existing!r} is a file, not a folder" if not os.path.isdir(existing) else
+              f"the folder {existing!r} is read-only" if not os.access(existing, os.W_OK)
+              else None)
+    if reason is None:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    if reason is not None:
         raise DatasetError(
-            f"Cannot write the dataset cache {path!r}: {exc.strerror or exc}. Give `cache` a "
-            "path in a folder you can write to, or cache=True (memory) / False (no cache)."
-        ) from exc
+            f"Cannot write the dataset cache {path!r}: {reason}. Give `cache` a path in a "
+            "folder you can write to, or cache=True (memory) / False (no cache)."
+        )
     return path
 
 

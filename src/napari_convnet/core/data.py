@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from napari_convnet.core.images import IMAGE_SUFFIXES, normalize, preprocess_array, read_image
+from napari_convnet.core.images import normalize, preprocess_array, read_image
 from napari_convnet.core.pipeline import augment_batch, load_split, make_dataset
+from napari_convnet.core.reading import IMAGE_SUFFIXES
 from napari_convnet.core.walk import BadFile, Sample, find_class_files, probe_files, split_files
 from napari_convnet.errors import DatasetError
 
@@ -169,7 +170,7 @@ class DatasetIndex:
     stats: dict = field(default_factory=dict)
     # decoded (S, Y, X, C) files kept from indexing (see walk.DECODED_BUDGET); not pickled
     decoded: dict = field(default_factory=dict, repr=False, compare=False)
-    # PNGs checked without decoding: path -> (PIL raw mode, Y, X) (see images.png_header)
+    # PNGs checked without decoding: path -> (PIL raw mode, Y, X) (see reading.png_header)
     png_files: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self):

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from napari_convnet.core.images import (
-    FAST_PNG_MODES,
     convert_channels,
     finish,
     normalize_each,
@@ -21,6 +20,7 @@ from napari_convnet.core.images import (
     preprocess_syxc,
     read_image,
 )
+from napari_convnet.core.reading import FAST_PNG_MODES
 from napari_convnet.errors import DatasetError
 
 # shuffle buffer of a file-cached dataset: bounded in bytes, since elements are whole images

@@ -23,7 +23,7 @@ from napari_convnet.core._predict import (
     single_image,
     summarize,
 )
-from napari_convnet.core.images import check_plane
+from napari_convnet.core.reading import check_plane
 from napari_convnet.errors import DatasetError, JobStopped, ModelError
 
 # napari stacks of colour images are (N, Y, X, C); a last axis this small is taken for channels

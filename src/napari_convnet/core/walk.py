@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from napari_convnet.core.images import (
+from napari_convnet.core.images import to_syxc
+from napari_convnet.core.reading import (
     FAST_PNG_MODES,
     IMAGE_SUFFIXES,
     describe_error,
     png_header,
     read_raw,
-    to_syxc,
 )
 from napari_convnet.errors import DatasetError, JobStopped
 

@@ -1,0 +1,233 @@
+"""Read image files into raw numpy arrays, with cheap header checks (no TensorFlow).
+
+PIL decodes PNG/JPEG/BMP, tifffile decodes TIFF. Sizes are checked from the header before
+decoding, so a huge or damaged file costs neither memory nor a traceback: it raises
+:class:`UnreadableFile` (or a DatasetError) whose message is the whole reason.
+Preprocessing of the decoded arrays is in :mod:`napari_convnet.core.images`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+from napari_convnet.errors import DatasetError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+_TIFF_SUFFIXES = (".tif", ".tiff")
+# A leading/trailing axis this small is taken for channels when no metadata says otherwise;
+# (5, 64, 64) is therefore read as 5 Z slices. Pass channel_axis to override.
+_MAX_AUTO_CHANNELS = 4
+#: Largest image plane (Y x X pixels) read or preprocessed: 2**27, e.g. 11585 x 11585. A
+#: larger plane is refused before decoding; resizing or tiling it would need several GiB
+#: (float32 copies, per-class maps). Checked on the header, so a huge file costs no memory.
+MAX_PIXELS = 2**27
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG pixel layouts (PIL raw modes) that TensorFlow's decode_png returns exactly as PIL does
+# (lossless, same bit depth): raw mode -> (dtype, channels stored, channels after alpha drop)
+# PNG (colour type, bit depth) -> PIL raw mode, for the layouts above
+_PNG_MODES = {(0, 8): "L", (4, 8): "LA", (2, 8): "RGB", (6, 8): "RGBA", (0, 16): "I;16B"}
+FAST_PNG_MODES = {"L": ("uint8", 1, 1), "LA": ("uint8", 2, 1), "RGB": ("uint8", 3, 3),
+                  "RGBA": ("uint8", 4, 3), "I;16B": ("uint16", 1, 1)}
+
+class UnreadableFile(OSError):
+    """A file that is not worth handing to a decoder (its message is the whole reason)."""
+
+
+def read_raw(path):
+    """Decode an image file to a numpy array, plus the TIFF axes string when known.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Image file (PNG, JPEG, BMP or TIFF; the content decides, not the suffix).
+
+    Returns
+    -------
+    array : ndarray
+        As stored: uint8, uint16, int32, float32... of shape (Y, X), (Y, X, C), (C, Y, X),
+        (Z, Y, X[, C]) and so on. Alpha channels of PNG/BMP images are dropped.
+    axes : str or None
+        tifffile's axes of the array (e.g. ``"ZCYX"``), None for non-TIFF files.
+
+    Raises
+    ------
+    Exception
+        Whatever the decoders raise for a damaged file; :func:`check_file` turns it into a reason.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise UnreadableFile("is a folder, not an image file")
+    if os.path.getsize(path) == 0:
+        raise UnreadableFile("empty file (0 bytes)")
+    if path.lower().endswith(_TIFF_SUFFIXES):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                _, y, x, _ = layout(series.shape, series.axes)
+                check_plane(series.shape[y], series.shape[x])
+                return series.asarray(), series.axes
+        except tifffile.TiffFileError:
+            pass  # a PNG/JPEG saved with a .tif name: let PIL try before giving up
+    try:
+        im = Image.open(path)
+    except Image.DecompressionBombError as exc:  # PIL's own limit (above MAX_PIXELS)
+        raise UnreadableFile(_too_large_text(str(exc))) from None
+    with im:
+        check_plane(im.size[1], im.size[0])
+        im.load()
+        return _pil_to_array(im), None
+
+
+def layout(shape, axes=None, channel_axis=None):
+    """Work out which axes of a raw array are stack, Y, X and channels.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Raw array shape, 2 to 6 dimensions.
+    axes : str, optional
+        tifffile axes (``S`` or ``C`` = channels, others before Y/X = stack).
+    channel_axis : int, optional
+        Forces the channel axis (may be negative); None detects it.
+
+    Returns
+    -------
+    stack_axes : tuple of int
+    y_axis, x_axis : int
+    channel_axis : int or None
+        None for single-channel images.
+    """
+    ndim = len(shape)
+    if ndim < 2:
+        raise DatasetError(f"An image needs at least 2 dimensions (Y, X). Received: shape={shape}")
+    if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            raise DatasetError(
+                "`channel_axis` must be an axis of the image. "
+                f"Received: channel_axis={channel_axis} for an image of shape {shape}"
+            )
+        c = channel_axis % ndim
+    elif axes and len(axes) == ndim and "Q" not in axes and "I" not in axes:
+        # tifffile knows every axis: S = samples per pixel (RGB), C = channel planes
+        has_s = "S" in axes and shape[axes.index("S")] > 1
+        c = axes.index("S") if has_s else axes.index("C") if "C" in axes else None
+    elif ndim == 2:
+        c = None
+    elif shape[-1] <= _MAX_AUTO_CHANNELS:
+        c = ndim - 1  # (..., Y, X, C)
+    elif shape[-3] <= _MAX_AUTO_CHANNELS:
+        c = ndim - 3  # (C, Y, X), and ImageJ hyperstacks' (T, Z, C, Y, X)
+    else:
+        c = None  # (Z, Y, X): a grey stack
+    rest = [i for i in range(ndim) if i != c]
+    if len(rest) < 2:
+        raise DatasetError(f"An image needs Y and X axes besides channels. Received: shape={shape}")
+    return tuple(rest[:-2]), rest[-2], rest[-1], c
+
+
+def _too_large_text(size):
+    return (f"image too large ({size}; at most {MAX_PIXELS:,} pixels per plane): crop or "
+            "downsample it first (e.g. in napari or Fiji)")
+
+
+def check_plane(height, width, name=None):
+    """Refuse an image plane with no pixels or more than :data:`MAX_PIXELS` pixels.
+
+    Raises
+    ------
+    UnreadableFile
+        Without ``name`` (reading a file: the caller adds the path).
+    DatasetError
+        With ``name`` (an array handed in), the message starting with it.
+    """
+    reason = None
+    if height * width == 0:
+        reason = f"image has no pixels ({height}x{width})"
+    elif height * width > MAX_PIXELS:
+        reason = _too_large_text(f"{height}x{width} pixels")
+    if reason is None:
+        return
+    if name is None:
+        raise UnreadableFile(reason)
+    raise DatasetError(f"Cannot use {name}: {reason}.")
+
+
+def png_header(path):
+    """Verify a PNG's chunks (lengths, CRCs, IEND) without decoding its pixels.
+
+    Returns
+    -------
+    tuple or None
+        ``(height, width, raw_mode)`` for 8-bit grey/RGB(A) and 16-bit grey PNGs without
+        transparency chunks (their pixels are then decoded in TensorFlow's parallel pipeline,
+        identically to PIL); None for other files, which PIL decodes.
+
+    Raises
+    ------
+    OSError
+        For a truncated or damaged PNG, with the reason.
+    """
+    with open(path, "rb") as f:
+        if f.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
+            return None  # not a PNG: never read a large TIFF whole just to look at it
+        data = _PNG_SIGNATURE + f.read()
+    # a dozen struct reads instead of PIL's plugin machinery: indexing is per-file bound
+    pos, header, mode = 8, None, None
+    while True:
+        if pos + 12 > len(data):
+            raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            raise UnreadableFile(f"truncated file ({kind.decode('latin-1')} chunk cut short)")
+        if zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
+            check_plane(height, width)
+            header = (height, width)
+            mode = _PNG_MODES.get((color, depth))
+        elif kind in (b"tRNS", b"PLTE"):
+            mode = None  # transparency or palette: leave the colour handling to PIL
+        elif kind == b"IEND":
+            return (*header, mode) if header and mode else None
+        pos = end
+
+
+def _pil_to_array(im):
+    mode = im.mode
+    if mode in ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        # palette/1-bit/other colour spaces: give the model what the eye sees
+        im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else
+                        ("L" if mode == "1" else "RGB"))
+        mode = im.mode
+    array = np.asarray(im)
+    if mode in ("RGBA", "LA", "RGBa", "La"):
+        array = array[..., :-1]  # alpha is not image content
+        if array.shape[-1] == 1:
+            array = array[..., 0]
+    return array
+
+
+def describe_error(exc):
+    """A one-line reason for a decoding failure (no traceback)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if isinstance(exc, UnreadableFile):
+        return text
+    if kind in ("UnidentifiedImageError",) or "cannot identify image file" in text:
+        return "not an image file (unknown or damaged format)"
+    if "truncated" in text.lower() or kind == "EOFError" or text.startswith("failed to read"):
+        return f"truncated file ({text or kind})"
+    if "broken" in text.lower():
+        return f"damaged file ({text})"
+    return f"{kind}: {text}" if text else kind

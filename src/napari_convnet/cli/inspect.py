@@ -63,7 +63,8 @@ def _check(args):
 
 
 def _read(path):
-    from napari_convnet.core.images import check_finite, describe_error, read_raw
+    from napari_convnet.core.images import check_finite
+    from napari_convnet.core.reading import describe_error, read_raw
     from napari_convnet.errors import DatasetError
 
     try:

@@ -73,7 +73,8 @@ def write_objects_csv(fh, result):
 
 def _read(path, what):
     """Raw array and the channel axis tifffile metadata names (None when unknown)."""
-    from napari_convnet.core.images import check_finite, describe_error, layout, read_raw
+    from napari_convnet.core.images import check_finite
+    from napari_convnet.core.reading import describe_error, layout, read_raw
     from napari_convnet.errors import DatasetError
 
     try:

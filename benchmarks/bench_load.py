@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import psutil
 from PIL import Image
-from qtpy.QtWidgets import QApplication
 
 SIZE = 20
 WARMUP_REQUESTS = 20
@@ -31,7 +30,8 @@ STEP_TIMEOUT_S = 240
 
 
 def stripes_folder(root, n=12):
-    """Two classes a CNN learns in a few epochs: horizontal vs vertical stripes, noisy."""
+    """Write ``n`` noisy SIZE×SIZE images per class (horizontal vs vertical stripes; a CNN learns
+    them in a few epochs) into ``root``; return ``root``. Shared by the fault and load tests."""
     rng = np.random.default_rng(1)
     for name, axis in (("horizontal", 0), ("vertical", 1)):
         (root / name).mkdir(parents=True)
@@ -45,6 +45,8 @@ def stripes_folder(root, n=12):
 
 def wait_until(predicate, timeout=STEP_TIMEOUT_S):
     """Run napari's event loop until ``predicate()`` holds."""
+    from qtpy.QtWidgets import QApplication  # here: the engine tests share stripes_folder
+
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -55,6 +57,8 @@ def wait_until(predicate, timeout=STEP_TIMEOUT_S):
 
 def rss_mb():
     """napari's resident memory in MB, after a garbage collection."""
+    from qtpy.QtWidgets import QApplication
+
     gc.collect()
     QApplication.processEvents()
     return psutil.Process().memory_info().rss / 2**20

@@ -9,33 +9,23 @@ import glob
 import hashlib
 import os
 import signal
+import sys
 import threading
 import time
 
 import numpy as np
 import psutil
 import pytest
-from PIL import Image
 
 from napari_convnet.engine import Engine
 from napari_convnet.engine.client import CRASHED, READY
 from napari_convnet.errors import EngineCrashed, JobError
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks"))
+
+from bench_load import SIZE, stripes_folder  # noqa: E402
+
 START_TIMEOUT = 180
-SIZE = 20
-
-
-def _stripes(root, n=12):
-    """Tiny two-class folder (horizontal vs vertical stripes) that trains in well under 1 s."""
-    rng = np.random.default_rng(0)
-    for name, axis in (("horizontal", 0), ("vertical", 1)):
-        (root / name).mkdir(parents=True)
-        for i in range(n):
-            line = (np.arange(SIZE) + rng.integers(0, 4)) % 4 < 2
-            img = np.repeat(line[:, None], SIZE, 1) if axis == 0 else np.repeat(line[None], SIZE, 0)
-            img = img * 180 + rng.integers(0, 60, (SIZE, SIZE))
-            Image.fromarray(img.astype(np.uint8)).save(root / name / f"{i:02d}.png")
-    return root
 
 
 def _train_kwargs(root, out, epochs, batch_size=4):
@@ -88,7 +78,7 @@ def engine():
 def bundle(engine, tmp_path_factory):
     """A folder of data and a good bundle trained from it (the 'last good model')."""
     folder = tmp_path_factory.mktemp("faults")
-    root = _stripes(folder / "stripes")
+    root = stripes_folder(folder / "stripes")
     good = folder / "models" / "good.keras"
     engine.call("train", timeout=300, **_train_kwargs(root, good, epochs=1))
     return root, good, _digest(good)
@@ -119,17 +109,22 @@ def _check_recovered(eng, first_pid, good, digest):
     assert not psutil.pid_exists(first_pid)
 
 
-def test_sigkill_during_training_keeps_the_saved_bundle(engine, bundle):
-    root, good, digest = bundle
-    # retrain into the same path: the kill must not damage what was saved there before
-    job = engine.submit("train", **_train_kwargs(root, good, epochs=500))
-    _first_event(job, "epoch")
+def _kill_during(engine, job, event, good, digest):
+    """SIGKILL the engine at ``job``'s first ``event``; check the error and the recovery."""
+    _first_event(job, event)
     first_pid = engine.pid
     os.kill(first_pid, signal.SIGKILL)
     with pytest.raises(EngineCrashed, match="killed by SIGKILL"):
         job.result(timeout=30)
     _wait_crashed(engine)
     _check_recovered(engine, first_pid, good, digest)
+
+
+def test_sigkill_during_training_keeps_the_saved_bundle(engine, bundle):
+    root, good, digest = bundle
+    # retrain into the same path: the kill must not damage what was saved there before
+    job = engine.submit("train", **_train_kwargs(root, good, epochs=500))
+    _kill_during(engine, job, "epoch", good, digest)
 
 
 def test_sigkill_during_prediction(engine, bundle):
@@ -137,13 +132,7 @@ def test_sigkill_during_prediction(engine, bundle):
     engine.call("load_model", path=str(good), timeout=60)
     stack = np.random.default_rng(0).integers(0, 255, (20_000, SIZE, SIZE), dtype=np.uint8)
     job = engine.submit("classify_stack", stack=stack, batch_size=16)
-    _first_event(job, "progress")
-    first_pid = engine.pid
-    os.kill(first_pid, signal.SIGKILL)
-    with pytest.raises(EngineCrashed, match="killed by SIGKILL"):
-        job.result(timeout=30)
-    _wait_crashed(engine)
-    _check_recovered(engine, first_pid, good, digest)
+    _kill_during(engine, job, "progress", good, digest)
     # and prediction works again in the fresh engine
     result = engine.call("classify_stack", stack=stack[:8], timeout=60)
     assert len(result["predicted"]) == 8
@@ -153,14 +142,21 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
     root, good, _ = bundle
     target = tmp_path / "model.keras"
     outcomes = []
-    for delay in (0.0, 0.1, 0.4):
+    # kill at once, as soon as the temporary file appears (mid-write), and late
+    for delay in (0.0, "mid-write", 0.4):
         engine.call("load_model", path=str(good), timeout=START_TIMEOUT)
         engine.call("save_model", path=str(target), timeout=60)  # the previously saved bundle
         before = _digest(target)
         engine.call("train", timeout=120, root=str(root), out=None, continue_current=True,
                     data_config={"seed": 1}, train_config={"epochs": 1, "batch_size": 4})
         job = engine.submit("save_model", path=str(target))  # one more epoch: other weights
-        time.sleep(delay)
+        if delay == "mid-write":
+            deadline = time.monotonic() + 10
+            while not _leftovers(tmp_path) and not job.done and time.monotonic() < deadline:
+                time.sleep(0.001)
+            mid_write = bool(_leftovers(tmp_path))
+        else:
+            time.sleep(delay)
         first_pid = engine.pid
         os.kill(first_pid, signal.SIGKILL)
         try:
@@ -175,6 +171,8 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
         replaced = _digest(target) != before
         assert replaced or not finished
         outcomes.append("new" if replaced else "old")
+        if delay == "mid-write":
+            assert mid_write, "the save finished before its temporary file was seen"
         described = engine.call("load_model", path=str(target), timeout=START_TIMEOUT)
         assert engine.pid != first_pid  # the next request started a fresh engine
         assert described["meta"]["epochs"] == (2 if replaced else 1)

@@ -8,30 +8,22 @@ works again afterwards. No child process is left behind.
 import hashlib
 import os
 import signal
+import sys
 import time
 
 import numpy as np
 import psutil
-from PIL import Image
 from qtpy.QtCore import QTimer
 
 from napari_convnet._widgets import _jobs
 from napari_convnet.engine.client import CRASHED, READY
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks"))
+
+from bench_load import SIZE, stripes_folder  # noqa: E402
+
 START_MS = 240_000
 TRAIN_MS = 240_000
-SIZE = 20
-
-
-def _stripes(root, n=12):
-    rng = np.random.default_rng(1)
-    for name, axis in (("horizontal", 0), ("vertical", 1)):
-        (root / name).mkdir(parents=True)
-        for i in range(n):
-            line = (np.arange(SIZE) + rng.integers(0, 4)) % 4 < 2
-            img = np.repeat(line[:, None], SIZE, 1) if axis == 0 else np.repeat(line[None], SIZE, 0)
-            img = img * 180 + rng.integers(0, 60, (SIZE, SIZE))
-            Image.fromarray(img.astype(np.uint8)).save(root / name / f"{i:02d}.png")
 
 
 def _digest(path):
@@ -42,7 +34,7 @@ def _open(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     _, engine_dock = viewer.window.add_plugin_dock_widget("napari-convnet", "ConvNet")
     _, train = viewer.window.add_plugin_dock_widget("napari-convnet", "Train")
-    _stripes(tmp_path / "stripes")
+    stripes_folder(tmp_path / "stripes")
     train.data.folder.value = tmp_path / "stripes"
     train.data.image_height.value = train.data.image_width.value = SIZE
     train.preset.value = "course-cnn"
@@ -73,6 +65,18 @@ def _saved_bundle(qtbot, train, tmp_path):
 def _usable(train):
     buttons = (train.train_button, train.continue_button, train.load_button, train.save_button)
     return all(b.enabled for b in buttons) and not train.stop_button.enabled
+
+
+def _shows_crash(qtbot, train, engine_dock, pid, *phrases):
+    """The Train dock is usable and says what happened; the ConvNet dock offers a restart."""
+    assert _usable(train)
+    for phrase in phrases:
+        assert phrase in train.status.value
+    qtbot.waitUntil(lambda: engine_dock.engine.state == CRASHED, timeout=5000)
+    qtbot.waitUntil(lambda: engine_dock._restart.native.isVisibleTo(engine_dock.native),
+                    timeout=2000)
+    assert engine_dock._state.value == "Engine: crashed"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def _assert_no_leaked_children(engine):
@@ -113,16 +117,10 @@ def test_killed_engine_while_training(make_napari_viewer, qtbot, tmp_path):
     os.kill(pid, signal.SIGKILL)
     _wait_idle(qtbot, train, timeout=30_000)
 
-    assert _usable(train)
-    assert "killed by SIGKILL" in train.status.value
-    assert "next request starts a fresh engine" in train.status.value
-    qtbot.waitUntil(lambda: engine_dock.engine.state == CRASHED, timeout=5000)
-    qtbot.waitUntil(lambda: engine_dock._restart.native.isVisibleTo(engine_dock.native),
-                    timeout=2000)
-    assert engine_dock._state.value == "Engine: crashed"
+    _shows_crash(qtbot, train, engine_dock, pid, "killed by SIGKILL",
+                 "next request starts a fresh engine")
     assert "killed by SIGKILL" in engine_dock._error.value
     viewer.add_image(np.arange(4.0).reshape(2, 2))  # napari still renders
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
     engine_dock._restart.clicked()
     qtbot.waitUntil(lambda: engine_dock.engine.state == READY, timeout=START_MS)
@@ -156,13 +154,8 @@ def test_stop_on_a_frozen_engine_terminates_it_without_freezing_napari(
     # napari's event loop kept running while the engine was frozen (50 ms timer ticked)
     gaps = np.diff([started, *ticks])
     assert len(ticks) >= 0.5 * elapsed / 0.05 and gaps.max() < 1.0, gaps.max()
-    assert _usable(train)
-    assert "did not respond for 3 s after being asked to stop 'train'" in train.status.value
-    assert "was terminated" in train.status.value
-    qtbot.waitUntil(lambda: engine_dock.engine.state == CRASHED, timeout=5000)
-    qtbot.waitUntil(lambda: engine_dock._restart.native.isVisibleTo(engine_dock.native),
-                    timeout=2000)
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    _shows_crash(qtbot, train, engine_dock, pid,
+                 "did not respond for 3 s after being asked to stop 'train'", "was terminated")
     assert not (tmp_path / "frozen.keras").exists()
 
     # no restart click this time: the next request starts a fresh engine by itself

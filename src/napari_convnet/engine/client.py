@@ -288,6 +288,10 @@ class Engine:
         try:
             hello = conn.recv()
         except (EOFError, OSError):
+            try:  # the connection closes just before the process ends: get its exit status
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             raise EngineError(self._death_message(proc, "while importing TensorFlow")) from None
         return hello
 

@@ -14,9 +14,7 @@ Examples
 """
 
 import atexit
-import glob
 import os
-import queue
 import secrets
 import signal
 import subprocess
@@ -24,98 +22,13 @@ import sys
 import tempfile
 import threading
 import time
-from multiprocessing.connection import Client, Listener
+from multiprocessing.connection import Listener
 
-from napari_convnet.engine import protocol
+from napari_convnet.engine import process, protocol
+from napari_convnet.engine.job import Job, partial_patterns, remove_partial_files
 from napari_convnet.errors import EngineCrashed, EngineError, JobError, JobStopped
 
 STOPPED, STARTING, READY, CRASHED = "stopped", "starting", "ready", "crashed"
-
-_DONE = object()
-
-#: Requests that write a model bundle, and the argument that names it. A bundle is written to a
-#: temporary file beside it, then renamed (``core.bundle.save_bundle``); when the engine dies
-#: in between, the client removes the temporary file: the old bundle is intact.
-_BUNDLE_ARGS = {"save_model": "path", "train": "out"}
-
-
-class Job:
-    """One request sent to the engine.
-
-    Iterate :meth:`events` for progress, then read :meth:`result`. A job stopped by the
-    user returns whatever the request kept (e.g. a model with its best weights) and sets
-    :attr:`stopped`.
-    """
-
-    def __init__(self, engine, req_id, op):
-        self.engine = engine
-        self.id = req_id
-        self.op = op
-        self.stopped = False
-        self._stop_requested = False
-        self._queue = queue.Queue()
-        self._partial_files = ()  # glob patterns of files this job may leave half-written
-        self._outcome = None  # ("value", v) or ("error", exc)
-        self._done = threading.Event()
-
-    @property
-    def done(self):
-        """True once the engine answered (result, error or crash)."""
-        return self._done.is_set()
-
-    def _deliver(self, message):
-        self._queue.put(message)
-
-    def _finish(self, kind, payload):
-        if self._done.is_set():
-            return
-        self._outcome = (kind, payload)
-        self._done.set()
-        self._queue.put(_DONE)
-
-    def events(self, timeout=None):
-        """Yield progress events (dicts) until the request finishes.
-
-        Parameters
-        ----------
-        timeout : float, optional
-            Longest wait in seconds for the next event; ``None`` waits forever.
-        """
-        while True:
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                raise EngineError(
-                    f"No word from the engine for {timeout} s while running {self.op!r}."
-                ) from None
-            if item is _DONE:
-                return
-            yield item
-
-    def result(self, timeout=None):
-        """Return the request's value, or raise what went wrong.
-
-        Raises
-        ------
-        JobError
-            The request raised in the engine (message and traceback from the child).
-        EngineCrashed
-            The engine process died while this request was pending.
-        EngineError
-            No answer within ``timeout`` seconds.
-        """
-        if not self._done.wait(timeout):
-            raise EngineError(f"The engine did not finish {self.op!r} within {timeout} s.")
-        kind, payload = self._outcome
-        if kind == "error":
-            raise payload
-        return payload
-
-    def stop(self):
-        """Ask the engine to stop this request (cooperative; returns at once)."""
-        self._stop_requested = True
-        self.engine._send_stop(self)
-
 
 class Engine:
     """Client of one engine child process.
@@ -233,10 +146,10 @@ class Engine:
         with self._lock:
             self._proc = proc
         try:
-            conn = self._accept(listener, authkey, proc)
-            hello = self._await_hello(conn, proc)
+            conn = process.accept(listener, authkey, proc, self._death_message)
+            hello = process.await_hello(conn, proc, self._death_message)
         except EngineError as exc:
-            self._kill(proc)
+            process.kill(proc)
             self._fail_start(generation, str(exc))
             return
         finally:
@@ -252,48 +165,6 @@ class Engine:
             self._ready.set()
         threading.Thread(target=self._read_loop, args=(conn, proc, generation),
                          name="engine-reader", daemon=True).start()
-
-    def _accept(self, listener, authkey, proc):
-        box = {}
-
-        def accept():
-            try:
-                box["conn"] = listener.accept()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                box["error"] = exc
-
-        thread = threading.Thread(target=accept, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
-        while thread.is_alive():
-            thread.join(0.1)
-            if thread.is_alive() and (proc.poll() is not None or time.monotonic() > deadline):
-                # Unblock accept() portably by connecting ourselves, then give up.
-                try:
-                    Client(listener.address, authkey=authkey).close()
-                except Exception:  # noqa: BLE001
-                    pass
-                thread.join(5)
-                box.pop("conn", None)
-                raise EngineError(self._death_message(proc, "while starting"))
-        if "conn" not in box:
-            raise EngineError(f"The engine could not connect: {box.get('error')}")
-        return box["conn"]
-
-    def _await_hello(self, conn, proc):
-        deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
-        while not conn.poll(0.2):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise EngineError(self._death_message(proc, "while importing TensorFlow"))
-        try:
-            hello = conn.recv()
-        except (EOFError, OSError):
-            try:  # the connection closes just before the process ends: get its exit status
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-            raise EngineError(self._death_message(proc, "while importing TensorFlow")) from None
-        return hello
 
     def _fail_start(self, generation, message):
         with self._lock:
@@ -344,7 +215,7 @@ class Engine:
             if crashed:
                 self._set_state(CRASHED, message)
         for job in pending:
-            _remove_partial_files(job)
+            remove_partial_files(job)
             job._finish("error", EngineCrashed(message))
 
     def _death_message(self, proc, when):
@@ -367,7 +238,7 @@ class Engine:
                 how += " (often the system ran out of memory)"
         else:
             how = f"exited with status {code}"
-        tail = _tail(self.log_path)
+        tail = process.tail(self.log_path)
         text = f"The compute engine {how}{' ' + when if when else ''}. napari is unaffected; "
         text += "the next request starts a fresh engine."
         if tail:
@@ -400,24 +271,11 @@ class Engine:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self._kill(proc)
+                process.kill(proc)
             for job in pending:
-                _remove_partial_files(job)
+                remove_partial_files(job)
         if conn is not None:
             conn.close()
-
-    @staticmethod
-    def _kill(proc, hard=False):
-        if hard:  # a stopped (SIGSTOP) process would keep SIGTERM pending
-            proc.kill()
-            proc.wait()
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
     # -- requests -----------------------------------------------------------------------
     def submit(self, op, **kwargs):
@@ -430,7 +288,7 @@ class Engine:
             if self.state in (STOPPED, CRASHED):
                 self.start()
             job = Job(self, self._next_id, op)
-            job._partial_files = _partial_patterns(op, kwargs)
+            job._partial_files = partial_patterns(op, kwargs)
             self._next_id += 1
             self._jobs[job.id] = job
         if self._ready.is_set() and self.state == READY:
@@ -503,7 +361,7 @@ class Engine:
                 self._kill_reason[proc] = (
                     f"did not respond for {timeout:g} s after being asked to stop {job.op!r} "
                     "and was terminated (what it had not saved is lost)")
-            self._kill(proc, hard=True)
+            process.kill(proc, hard=True)
             job._done.wait(10)
             return False
         return True
@@ -511,36 +369,6 @@ class Engine:
     def call(self, op, timeout=None, **kwargs):
         """Run request ``op`` and return its result, ignoring progress events."""
         return self.submit(op, **kwargs).result(timeout)
-
-
-def _partial_patterns(op, kwargs):
-    path = kwargs.get(_BUNDLE_ARGS.get(op, ""))
-    if not path:
-        return ()
-    path = os.path.abspath(os.fspath(path))
-    # the temporary name core.bundle.save_bundle uses: ".<name>.<random>.tmp.keras"
-    pattern = f".{glob.escape(os.path.basename(path))}.*.tmp.keras"
-    return (os.path.join(glob.escape(os.path.dirname(path)), pattern),)
-
-
-def _remove_partial_files(job):
-    """Remove the temporary bundle files of a job whose engine died while writing them."""
-    for pattern in job._partial_files:
-        for path in glob.glob(pattern):
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-
-
-def _tail(path, lines=15):
-    if not path:
-        return ""
-    try:
-        with open(path, errors="replace") as fh:
-            return "".join(fh.readlines()[-lines:]).rstrip()
-    except OSError:
-        return ""
 
 
 _ENGINE = None

@@ -1,0 +1,79 @@
+"""Child-process plumbing of the engine client: connect, greet, kill, read the log."""
+
+import subprocess
+import threading
+import time
+from multiprocessing.connection import Client
+
+from napari_convnet.engine import protocol
+from napari_convnet.errors import EngineError
+
+
+def accept(listener, authkey, proc, death_message):
+    """Wait for the child to connect; raise EngineError(death_message(...)) if it dies first."""
+    box = {}
+
+    def wait():
+        try:
+            box["conn"] = listener.accept()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            box["error"] = exc
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
+    while thread.is_alive():
+        thread.join(0.1)
+        if thread.is_alive() and (proc.poll() is not None or time.monotonic() > deadline):
+            # Unblock accept() portably by connecting ourselves, then give up.
+            try:
+                Client(listener.address, authkey=authkey).close()
+            except Exception:  # noqa: BLE001
+                pass
+            thread.join(5)
+            box.pop("conn", None)
+            raise EngineError(death_message(proc, "while starting"))
+    if "conn" not in box:
+        raise EngineError(f"The engine could not connect: {box.get('error')}")
+    return box["conn"]
+
+
+def await_hello(conn, proc, death_message):
+    """Receive the child's hello (device info) once TensorFlow is imported."""
+    deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
+    while not conn.poll(0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise EngineError(death_message(proc, "while importing TensorFlow"))
+    try:
+        hello = conn.recv()
+    except (EOFError, OSError):
+        try:  # the connection closes just before the process ends: get its exit status
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        raise EngineError(death_message(proc, "while importing TensorFlow")) from None
+    return hello
+
+
+def kill(proc, hard=False):
+    """Terminate ``proc`` (SIGKILL at once with ``hard``, else SIGTERM then SIGKILL)."""
+    if hard:  # a stopped (SIGSTOP) process would keep SIGTERM pending
+        proc.kill()
+        proc.wait()
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tail(path, lines=15):
+    if not path:
+        return ""
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:]).rstrip()
+    except OSError:
+        return ""

@@ -107,7 +107,7 @@ def add_or_update(viewer, layer_data):
     name = kwargs.get("name")
     if name in viewer.layers:
         layer = viewer.layers[name]
-        if layer._type_string == layer_type and _compatible(layer, data, kwargs):
+        if type(layer).__name__.lower() == layer_type and _compatible(layer, data, kwargs):
             layer.data = data
             layer.metadata = kwargs.get("metadata", {})
             for key in ("scale", "translate", "contrast_limits"):

@@ -34,11 +34,12 @@ def _follow(op, kwargs, holder):
         return {"error": exc}
 
 
-def _thinned(events, interval=0.1):
+def _thinned(events, interval=0.5):
     """Drop progress and batch events that follow the last one within ``interval`` seconds.
 
     Indexing sends one event per file and training one per batch: passing each to napari's
-    main thread would flood its event loop. Epoch, message and final events always pass.
+    main thread would flood its event loop (each progress-bar repaint can repaint the window,
+    on the CPU with software OpenGL). Epoch, message and final events always pass.
     """
     last = 0.0
     for event in events:

@@ -7,8 +7,8 @@ and ends the command with one line that names the file.
 
 import contextlib
 import os
-import tempfile
 
+from napari_convnet.core.atomic import replacing
 from napari_convnet.errors import ConvnetError
 
 
@@ -29,23 +29,12 @@ def output_file(path, option):
         When the file cannot be written (any ``OSError``), saying what to do.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
-                                   suffix=os.path.splitext(path)[1], dir=folder)
-        os.close(fd)
-        yield tmp
-        umask = os.umask(0)  # mkstemp's file is private (0600); give the usual permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        with replacing(path, suffix=os.path.splitext(path)[1]) as tmp:
+            yield tmp
     except OSError as exc:
         kept = "an existing file is unchanged" if os.path.exists(path) else "nothing was written"
         raise ConvnetError(
             f"Cannot write {option} {path!r}: {exc.strerror or exc} ({kept}). Free some disk "
             "space, or give a path in an existing folder you can write to."
         ) from exc
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)

@@ -10,9 +10,9 @@ comparable later (``runs/`` collects every model trained into ``DIR``).
 import dataclasses
 import json
 import os
-import tempfile
 
 from napari_convnet.core import bundle
+from napari_convnet.core.atomic import replacing
 from napari_convnet.errors import ModelError
 
 RUN_KIND = "napari-convnet-run"
@@ -133,22 +133,14 @@ def run_record(meta, result, started, out):
 
 
 def _write_json(path, obj):
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".json", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with replacing(path, suffix=".json") as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(obj, fh, indent=1)
-        os.replace(tmp, path)
     except OSError as exc:
         raise ModelError(
             f"Cannot write the run record {path!r}: {exc.strerror or exc}. The model bundle "
             "was saved; free some disk space or check the folder's permissions."
         ) from exc
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def run_record_paths(out, started):

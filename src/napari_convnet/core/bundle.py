@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import platform
-import tempfile
 import warnings
 import zipfile
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from napari_convnet import __version__
 from napari_convnet.core import presets  # noqa: F401  (registers custom layers for loading)
+from napari_convnet.core.atomic import replacing
 from napari_convnet.errors import ModelError
 
 META_MEMBER = "napari_convnet.json"
@@ -105,29 +105,18 @@ def save_bundle(model, path, meta):
         text = json.dumps(meta, indent=1, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"Bundle metadata must be JSON-able: {exc}") from exc
-    folder = check_destination(path)
-    tmp = None
+    check_destination(path)
     try:
-        os.makedirs(folder, exist_ok=True)
-        # Same folder as the destination, so os.replace is an atomic rename (same filesystem).
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp.keras",
-                                   dir=folder)
-        os.close(fd)
-        model.save(tmp, overwrite=True)
-        with zipfile.ZipFile(tmp, "a") as zf:
-            zf.writestr(META_MEMBER, text)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with replacing(path, suffix=".tmp.keras") as tmp:
+            model.save(tmp, overwrite=True)
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(META_MEMBER, text)
     except OSError as exc:  # full disk, permissions, a file where a folder should be...
         kept = "the previous file is unchanged" if os.path.exists(path) else "nothing was written"
         raise ModelError(
             f"Cannot save the model bundle {path!r}: {exc.strerror or exc} ({kept}). Free some "
             "disk space or choose another output file in a folder you can write to."
         ) from exc
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
     return meta
 
 

@@ -12,6 +12,9 @@ def _index(ctx, root, config):
         return cached[1]
     index = data.index_folder(root, data.DataConfig.from_dict(config or {}),
                               on_event=ctx.emit, should_stop=ctx.should_stop)
+    # The index keeps up to 256 MiB of images decoded while checking files; the engine keeps
+    # this index between requests only to show a few samples, which can be read from disk.
+    index.forget_decoded()
     ctx.state["dataset"] = (key, index)
     return index
 

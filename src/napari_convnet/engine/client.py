@@ -70,7 +70,6 @@ class Engine:
         self._jobs = {}
         self._next_id = 1
         self._generation = 0
-        self._listeners = []
         self._last_heard = 0.0  # time.monotonic() of the child's last message
         self._kill_reason = {}  # proc → why the client terminated it
 
@@ -80,19 +79,10 @@ class Engine:
         """Process id of the child, or None."""
         return self._proc.pid if self._proc is not None else None
 
-    def add_listener(self, callback):
-        """Call ``callback(state)`` (from any thread) whenever the state changes."""
-        self._listeners.append(callback)
-
     def _set_state(self, state, error=None):
         self.state = state
         if error is not None:
             self.last_error = error
-        for callback in list(self._listeners):
-            try:
-                callback(state)
-            except Exception:  # noqa: BLE001 - a broken listener must not kill the engine
-                pass
 
     def start(self):
         """Start the child in the background unless it is starting or running."""

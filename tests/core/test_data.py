@@ -149,9 +149,13 @@ def test_parallel_png_decoding_matches_pil(tmp_path, normalization):
     config = _config(channels=3, normalization=normalization, validation_split=0.0)
     index = index_folder(tmp_path, config)
     assert len(index.png_files) == 17 and len(index.decoded) == 1
+    assert set(index.encoded) == set(index.png_files)  # their bytes, read while checking them
     x, _ = data.load_split(index, "train")
     expected = [data.read_image(s.path, index.config)[0] for s in index.splits["train"]]
     np.testing.assert_allclose(x, np.stack(expected), rtol=1e-6, atol=1e-6)
+    index.forget_decoded()  # decoded from the files instead of the kept bytes: the same arrays
+    assert index.encoded == {} and index.decoded == {}
+    np.testing.assert_allclose(data.load_split(index, "train")[0], x, rtol=1e-6, atol=1e-6)
 
 
 def test_range_normalization_uses_the_bit_depth(tmp_path):
@@ -350,7 +354,8 @@ def test_make_dataset_batches_shuffle_and_caches(tmp_path):
         assert len(epochs[0]) == 12 and sorted(epochs[0]) == sorted(y)
         assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
     assert any(name.startswith("train.") for name in os.listdir(tmp_path / "cache"))
-    assert pickle.loads(pickle.dumps(index)).decoded == {}  # the engine may pickle an index
+    unpickled = pickle.loads(pickle.dumps(index))  # the engine may pickle an index
+    assert unpickled.decoded == {} and unpickled.encoded == {}
     index.forget_decoded()  # decode from disk in threads: the same arrays
     np.testing.assert_allclose(data.load_split(index, "train")[0], x, atol=1e-6)
     with pytest.raises(DatasetError, match="split='test'"):

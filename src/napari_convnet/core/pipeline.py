@@ -140,16 +140,20 @@ def _decode_pngs(index, paths):
     import tensorflow as tf
 
     groups = {}
-    for path in paths:
-        groups.setdefault(index.png_files[path], []).append(path)
+    for path in paths:  # the bytes kept from indexing, or the file
+        groups.setdefault((index.png_files[path], path in index.encoded), []).append(path)
     config = index.config
-    for (mode, height, width), group in groups.items():
+    for ((mode, height, width), kept), group in groups.items():
         dtype, stored, _ = FAST_PNG_MODES[mode]
         nbytes = height * width * stored * np.dtype(dtype).itemsize
-        ds = tf.data.Dataset.from_tensor_slices(group).map(
-            lambda p, dtype=dtype: tf.io.decode_png(
-                tf.io.read_file(p), channels=0, dtype=getattr(tf, dtype)),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(
+        if kept:
+            source = tf.data.Dataset.from_tensor_slices(
+                tf.constant([index.encoded[p] for p in group]))
+        else:
+            source = tf.data.Dataset.from_tensor_slices(group).map(tf.io.read_file)
+        ds = source.map(
+            lambda data, dtype=dtype: tf.io.decode_png(data, channels=0, dtype=getattr(tf, dtype)),
+            **_parallel_decode()).batch(
                 max(1, min(_CHUNK, _CHUNK_BYTES // nbytes))).prefetch(1)  # decode during numpy
         start = 0
         try:
@@ -167,6 +171,16 @@ def _decode_pngs(index, paths):
             # changed or damaged since indexing: PIL decodes the rest, or names the bad file
             rest = group[start:]
             yield rest, np.concatenate([read_image(path, config) for path in rest])
+
+
+def _parallel_decode():
+    """``map`` arguments: parallel decoding, except on 2 cores or fewer, where the numpy steps
+    already use the second core and autotuned parallel decoding costs more than it saves."""
+    import tensorflow as tf
+
+    if (os.cpu_count() or 1) <= 2:
+        return {}
+    return {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
 
 
 def _chunks(items, nbytes, size=_CHUNK):

@@ -167,9 +167,10 @@ def png_header(path):
     Returns
     -------
     tuple or None
-        ``(height, width, raw_mode)`` for 8-bit grey/RGB(A) and 16-bit grey PNGs without
+        ``(height, width, raw_mode, data)`` for 8-bit grey/RGB(A) and 16-bit grey PNGs without
         transparency chunks (their pixels are then decoded in TensorFlow's parallel pipeline,
-        identically to PIL); None for other files, which PIL decodes.
+        identically to PIL; ``data`` is the file's bytes); None for other files, which PIL
+        decodes.
 
     Raises
     ------
@@ -199,7 +200,7 @@ def png_header(path):
         elif kind in (b"tRNS", b"PLTE"):
             mode = None  # transparency or palette: leave the colour handling to PIL
         elif kind == b"IEND":
-            return (*header, mode) if header and mode else None
+            return (*header, mode, data) if header and mode else None
         pos = end
 
 

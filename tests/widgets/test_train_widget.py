@@ -48,10 +48,19 @@ def test_train_shows_params_curves_runs_then_continue_and_load(make_napari_viewe
     assert "conv2d" in widget.layers.value.lower()
 
     widget.epochs.value = 2
+    drawn = widget.curves.draws
     widget.train_button.clicked()
     qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
+    bar_values = []  # napari's progress bar, shown from the click on
+    widget.task._bar.events.value.connect(lambda e: bar_values.append(e.value))
     _wait_idle(qtbot, widget)
     assert widget.current is not None, widget.status.value
+    assert bar_values and max(bar_values) > 0, bar_values
+    # curves drawn in their own thread, the epoch's line drawn with them
+    qtbot.waitUntil(lambda: widget.curves.draws > drawn and not widget.curves._busy,
+                    timeout=10_000)
+    assert widget.curves.caption.startswith("epoch 2/2 · validation accuracy")
+    assert widget.curves.image is not None and not widget.curves.image.isNull()
     saved = widget.current["path"]
     assert saved.endswith(".keras") and "stripes-models" in saved
     assert len(widget.curves.live["loss"]) == 2 and len(widget.curves.live["val_accuracy"]) == 2
@@ -85,6 +94,15 @@ def test_train_shows_params_curves_runs_then_continue_and_load(make_napari_viewe
     _wait_idle(qtbot, widget)
     assert widget.current["path"] == saved
     assert widget.current["meta"]["class_names"] == ["horizontal", "vertical"]
+
+
+def test_docks_scroll_instead_of_growing_the_window(make_napari_viewer):
+    viewer = make_napari_viewer()
+    for name in ("Train", "Evaluate", "Classify", "Inspect"):
+        dock, widget = viewer.window.add_plugin_dock_widget("napari-convnet", name)
+        # napari docks ``native``: the scroll area, so a laptop screen still fits the window
+        assert type(widget.native).__name__ == "QScrollArea"
+        assert dock.minimumSizeHint().height() < 300, name
 
 
 def test_stop_keeps_best_weights_and_the_model_is_usable(make_napari_viewer, qtbot, tmp_path):

@@ -8,6 +8,7 @@ say what to do. Widgets only say what to do with events and results.
 import threading
 import time
 
+import napari
 from napari.qt.threading import thread_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -53,6 +54,23 @@ def _thinned(events, interval=0.5):
         yield event
 
 
+def _hold_activity_gif():
+    """Hold napari's animated "in progress" GIF (status bar) on one frame; the bar still moves.
+
+    The GIF repaints the window about 33 times a second. With software OpenGL (Xvfb, VNC and
+    other remote desktops, where facility staff train) every repaint re-composites the whole
+    window: about one CPU core, taken from the training beside it, and a busier event loop.
+    napari restarts the GIF for the next progress bar. Private napari attributes: when they
+    change, the GIF simply keeps running.
+    """
+    viewer = napari.current_viewer()
+    try:
+        indicator = viewer.window._qt_window._activity_dialog._toggleButton._inProgressIndicator
+        indicator.movie().setPaused(True)
+    except (AttributeError, RuntimeError):
+        pass
+
+
 def error_message(exc):
     """Text for the user: their error as the engine said it, or what happened and what to do."""
     if isinstance(exc, JobError) and exc.user_error:
@@ -82,16 +100,20 @@ class EngineTask:
     owner : magicgui widget, optional
         When its Qt widget is destroyed (dock closed), callbacks are no longer called; the
         engine request itself runs to its end (a training still saves its model).
+    bar_now : bool
+        Show the progress bar at once ("starting"), for long requests: the user sees the click
+        taken, and napari builds the bar now rather than in the middle of the work.
     """
 
     def __init__(self, op, kwargs, description, on_event=None, on_result=None, on_error=None,
-                 on_finished=None, owner=None):
+                 on_finished=None, owner=None, bar_now=False):
         self.description = description
         self._alive = True
         if owner is not None:
             owner.native.destroyed.connect(self._detach)
         self._holder = {}
         self._bar = None
+        self._bar_text = None
         self._on_event = on_event
         self._on_result = on_result
         self._on_error = on_error
@@ -101,6 +123,8 @@ class EngineTask:
         self.worker.returned.connect(self._returned)
         self.worker.errored.connect(self._errored)  # bugs in this module only
         self.worker.finished.connect(self._finished)
+        if bar_now:
+            self._progress(0, 1, "starting")
         self.worker.start()
 
     @property
@@ -132,13 +156,20 @@ class EngineTask:
             return
         if self._bar is None:
             self._bar = progress(total=total, desc=self.description)
-        # a local name: napari's progress events may run ``_finished`` re-entrantly
+            self._bar_text = self.description
+            _hold_activity_gif()
+        # a local name: napari's progress events may run ``_finished`` re-entrantly.
+        # napari's bar runs Qt's event loop on every value or text change: change only what
+        # changed (the text once per stage or epoch)
         bar = self._bar
         if bar.total != total:
             bar.total = total
-        bar.n = done
-        bar.set_description(f"{self.description}: {text}" if text else self.description)
-        bar.refresh()
+        description = f"{self.description}: {text}" if text else self.description
+        if description != self._bar_text:
+            self._bar_text = description
+            bar.set_description(description)
+        if done != bar.n:
+            bar.update(done - bar.n)  # emits the value napari's bar shows
 
     def _event(self, event):
         kind = event.get("type")

@@ -27,7 +27,7 @@ from napari_convnet._layers import (
 from napari_convnet._widgets import _jobs
 from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._layer_data import current_plane
-from napari_convnet._widgets._sections import qt_section
+from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import StackPlot
 from napari_convnet._widgets.records_table import RecordsTable
 
@@ -35,11 +35,11 @@ MODES = ("image", "stack", "tiled class map", "objects", "folder")
 COLUMNS = ("item", "class", "probability")
 
 
-class ClassifyWidget(Container):
+class ClassifyWidget(ScrollingDock):
     """Classify images, stacks, tiles or objects with the engine's current model."""
 
     def __init__(self, napari_viewer=None):
-        super().__init__(scrollable=True)
+        super().__init__()
         self.viewer = napari_viewer
         self.mode = ComboBox(value="image", choices=MODES, label="Mode")
         self.image_layer = ComboBox(choices=self._image_layers, label="Image layer")

@@ -2,28 +2,51 @@
 
 The course's way of seeing overfitting: the curves of one run update every epoch; runs
 selected in the runs table are overlaid dashed for comparison.
+
+The curves are drawn off napari's main thread: a matplotlib draw takes 0.1-0.3 s (more while
+training shares the CPU), which would freeze napari's event loop at every epoch. A worker
+thread draws the figure with Agg into an image; the widget only paints that image.
 """
 
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QSize, Qt, Signal
+from qtpy.QtGui import QImage, QPainter
+from qtpy.QtWidgets import QSizePolicy, QWidget
 
 _METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
+_DPI = 100
+_log = logging.getLogger(__name__)
 
 
-class CurvesCanvas(FigureCanvasQTAgg):
-    """Two axes (loss, accuracy) over epochs; one live history plus overlaid runs."""
+class CurvesCanvas(QWidget):
+    """Two axes (loss, accuracy) over epochs; one live history plus overlaid runs.
+
+    ``live`` and ``overlays`` belong to the main thread; the figure belongs to the drawing
+    thread (every use holds ``_figure_lock``). ``image`` is the last drawn frame (QImage).
+    """
+
+    _drawn = Signal(object)  # RGBA uint8 (H, W, 4) array from the drawing thread, or None
 
     def __init__(self):
-        # a fixed layout: "constrained" re-solves the layout on every draw, which costs
-        # napari's event loop far more than drawing a few lines
-        self.figure = Figure(figsize=(4.5, 2.4))
-        self.figure.subplots_adjust(left=0.09, right=0.98, bottom=0.2, top=0.88, wspace=0.25)
-        super().__init__(self.figure)
+        super().__init__()
+        # a fixed layout: "constrained" re-solves the layout on every draw
+        self.figure = Figure(figsize=(4.5, 2.4), dpi=_DPI)
+        FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(left=0.09, right=0.98, bottom=0.2, top=0.8, wspace=0.25)
         self.axes = dict(zip((m for m, _ in _METRICS), self.figure.subplots(1, 2), strict=True))
         self.live = {}
         self.live_label = ""
+        self.caption = ""  # one line above the axes ("epoch 3/10 · accuracy 91.0 %")
         self.overlays = []
+        self.image = None
+        self.draws = 0  # frames drawn, for tests
         self._lines = {}
         for metric, title in _METRICS:
             ax = self.axes[metric]
@@ -31,25 +54,36 @@ class CurvesCanvas(FigureCanvasQTAgg):
             ax.set_xlabel("epoch", fontsize=8)
             ax.tick_params(labelsize=7)
         self.setMinimumHeight(220)
-        # Redraws are coalesced on a timer: epoch events can arrive while Qt is inside a
-        # matplotlib draw (re-entrant ``Axes.clear`` recurses without end).
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(30)
-        self._timer.timeout.connect(self._draw_now)
-        self._draw_now()
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._figure_lock = threading.Lock()
+        self._drawer = ThreadPoolExecutor(1, thread_name_prefix="napari-convnet-curves")
+        self._busy = False  # a frame is being drawn
+        self._dirty = False  # and another was asked for meanwhile
+        self._drawn.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        self.destroyed.connect(lambda *_: self._drawer.shutdown(wait=False))
+        self.redraw()
 
-    def start_live(self, label, history=None):
+    def sizeHint(self):
+        return QSize(450, 240)
+
+    def start_live(self, label, history=None, caption=""):
         """Start a new live history (optionally continuing ``history``, a Keras history dict)."""
         self.live_label = label
         self.live = {k: list(v) for k, v in (history or {}).items()}
+        self.caption = caption
         self.redraw()
 
-    def add_epoch(self, logs):
-        """Append one epoch's logs (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``)."""
+    def add_epoch(self, logs, caption=None):
+        """Append one epoch's logs (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
+
+        ``caption`` replaces the line above the axes: the epoch's text is drawn with the
+        curves (one repaint per epoch, not one for the curves and one for a label).
+        """
         for key, value in logs.items():
             if value is not None:
                 self.live.setdefault(key, []).append(float(value))
+        if caption is not None:
+            self.caption = caption
         self.redraw()
 
     def set_overlays(self, runs):
@@ -58,8 +92,17 @@ class CurvesCanvas(FigureCanvasQTAgg):
         self.redraw()
 
     def redraw(self):
-        """Schedule a redraw of the live history (solid) and overlays (dashed)."""
-        self._timer.start()
+        """Draw the live history (solid) and overlays (dashed) in the drawing thread.
+
+        Requests made while a frame is being drawn are coalesced into one more frame.
+        """
+        if self._busy:
+            self._dirty = True
+            return
+        self._busy = True
+        ratio = self.devicePixelRatioF()
+        size = (max(self.width(), 100), max(self.height(), 100))
+        self._drawer.submit(self._draw_in_thread, self._wanted(), self.caption, size, ratio)
 
     def _wanted(self):
         """Every line to show: (metric, label, colour, style, key, alpha, suffix) → values."""
@@ -73,13 +116,12 @@ class CurvesCanvas(FigureCanvasQTAgg):
                                            (f"val_{metric}", 0.55, "val")):
                     values = history.get(key) or []
                     if values:
-                        wanted[(metric, label, colour, style, alpha, suffix)] = values
+                        wanted[(metric, label, colour, style, alpha, suffix)] = list(values)
         return wanted
 
-    def _draw_now(self):
+    def _set_lines(self, wanted, caption):
         # Lines are updated in place; axes are only rebuilt when the set of lines changes.
-        # Clearing and re-plotting every epoch cost napari's event loop 150-250 ms a draw.
-        wanted = self._wanted()
+        self.figure.suptitle(caption, fontsize=8, y=0.99)
         if set(wanted) != set(self._lines):
             for line in self._lines.values():
                 line.remove()
@@ -102,13 +144,59 @@ class CurvesCanvas(FigureCanvasQTAgg):
         for ax in self.axes.values():
             ax.relim()
             ax.autoscale_view()
-        self.draw_idle()
+
+    def _draw_in_thread(self, wanted, caption, size, ratio):
+        frame = None
+        try:
+            with self._figure_lock:
+                self._set_lines(wanted, caption)
+                self.figure.set_dpi(_DPI * ratio)
+                self.figure.set_size_inches(size[0] / _DPI, size[1] / _DPI)
+                self.figure.canvas.draw()
+                frame = np.array(self.figure.canvas.buffer_rgba())
+        except Exception:  # noqa: BLE001 - a failed frame must not stop later ones
+            _log.exception("Drawing the training curves failed")
+        try:
+            self._drawn.emit(frame)
+        except RuntimeError:  # the widget was deleted (dock closed) meanwhile
+            pass
+
+    def _show(self, frame):
+        self._busy = False
+        if frame is not None:
+            height, width = frame.shape[:2]
+            image = QImage(frame.data, width, height, 4 * width,
+                           QImage.Format.Format_RGBA8888).copy()
+            image.setDevicePixelRatio(self.devicePixelRatioF())
+            self.image = image
+            self.draws += 1
+            self.update()
+        if self._dirty:
+            self._dirty = False
+            self.redraw()
+
+    def paintEvent(self, event):
+        if self.image is None:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(self.rect(), self.image)
+        painter.end()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.redraw()
 
     def export_png(self, path):
-        """Save the curves as a PNG file at ``path``."""
-        self._timer.stop()
-        self._draw_now()
-        self.figure.savefig(path, dpi=150)
+        """Save the curves as a PNG file at ``path`` (waits for the drawing thread)."""
+        wanted, caption = self._wanted(), self.caption
+
+        def save():
+            with self._figure_lock:
+                self._set_lines(wanted, caption)
+                self.figure.savefig(path, dpi=150)
+
+        self._drawer.submit(save).result()
 
 
 class StackPlot(FigureCanvasQTAgg):

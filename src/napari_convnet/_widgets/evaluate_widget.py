@@ -18,7 +18,7 @@ from napari.utils.notifications import show_error, show_info
 
 from napari_convnet._layers import add_or_update, review_layer
 from napari_convnet._widgets._jobs import EngineTask, error_message
-from napari_convnet._widgets._sections import qt_section
+from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.confusion import ConfusionCanvas
 
 _SPLITS = ("auto (test split, else all)", "all", "test", "validation", "train")
@@ -38,11 +38,11 @@ def format_metrics(report):
     return "\n".join(lines)
 
 
-class EvaluateWidget(Container):
+class EvaluateWidget(ScrollingDock):
     """Evaluate the current model; review and fix the misclassified images."""
 
     def __init__(self, napari_viewer=None):
-        super().__init__(scrollable=True)
+        super().__init__()
         self.viewer = napari_viewer
         self.report = None
         self.folder = FileEdit(mode="d", label="Data folder")

@@ -4,7 +4,7 @@ Feature maps and heatmaps are placed (scale/translate) exactly over the image th
 computed on; re-running updates the layer of the same name instead of adding another.
 """
 
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Label, PushButton
 from napari.layers import Image
 from napari.utils.notifications import show_error
 
@@ -16,15 +16,16 @@ from napari_convnet._layers import (
 )
 from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._layer_data import current_plane
+from napari_convnet._widgets._sections import ScrollingDock
 
 PREDICTED = "(predicted class)"
 
 
-class InspectWidget(Container):
+class InspectWidget(ScrollingDock):
     """Look inside the current model with the image open in napari."""
 
     def __init__(self, napari_viewer=None):
-        super().__init__(scrollable=True)
+        super().__init__()
         self.viewer = napari_viewer
         self.model_layers = []  # list_layers rows of the current model
         self.class_names = []

@@ -24,7 +24,7 @@ from napari.utils.notifications import show_error, show_info
 from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets import _jobs
 from napari_convnet._widgets._jobs import EngineTask, error_message
-from napari_convnet._widgets._sections import qt_section
+from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import CurvesCanvas
 from napari_convnet._widgets.dataset_widget import DatasetWidget
 from napari_convnet._widgets.engine_widget import device_badge
@@ -53,11 +53,11 @@ def models_folder(root):
     return Path.home() / "napari-convnet" / "models" / root.name
 
 
-class TrainWidget(Container):
+class TrainWidget(ScrollingDock):
     """Train a preset on a labelled folder from napari (the course's exercise 5, no code)."""
 
     def __init__(self, napari_viewer=None):
-        super().__init__(scrollable=True)
+        super().__init__()
         self.viewer = napari_viewer
         self.data = DatasetWidget(napari_viewer)
         self.data.label = ""
@@ -232,22 +232,23 @@ class TrainWidget(Container):
             label = f"{self.preset.value} ({options_text(self.preset_options())})"
             kwargs.update(preset=self.preset.value, data_config=self.data.config(),
                           preset_options=self.preset_options())
-        self.curves.start_live(label, history)
+        self.curves.start_live(label, history, caption="starting…")
         self.status.value = f"Training → {out}"
         self._busy(True)
         self.task = EngineTask("train", kwargs, "Training", on_event=self._train_event,
                                on_result=self._trained, on_error=self._failed,
-                               on_finished=lambda: self._busy(False), owner=self)
+                               on_finished=lambda: self._busy(False), owner=self, bar_now=True)
 
     def _train_event(self, event):
         if event.get("type") == "epoch":
-            self.curves.add_epoch(event["logs"])
+            # the epoch's line is drawn with the curves: one repaint of napari per epoch
             logs = event["logs"]
             acc = logs.get("val_accuracy", logs.get("accuracy"))
             text = f"epoch {event['epoch']}/{event['epochs']}"
             if acc is not None:
-                text += f" · accuracy {100 * acc:.1f} %"
-            self.status.value = text
+                text += f" · {'validation ' if 'val_accuracy' in logs else ''}accuracy " \
+                        f"{100 * acc:.1f} %"
+            self.curves.add_epoch(logs, caption=text)
 
     def stop(self):
         """Stop training after the current batch; the best weights so far are kept."""

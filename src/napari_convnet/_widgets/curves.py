@@ -5,10 +5,13 @@ selected in the runs table are overlaid dashed for comparison.
 
 The curves are drawn off napari's main thread: a matplotlib draw takes 0.1-0.3 s (more while
 training shares the CPU), which would freeze napari's event loop at every epoch. A worker
-thread draws the figure with Agg into an image; the widget only paints that image.
+thread draws the figure with Agg into an image; the widget only paints that image. Axes
+limits are fixed for a run (epochs known in advance, accuracy 0-1, loss from 0 to a rounded
+maximum), so most epochs only redraw the lines over a saved background (blitting).
 """
 
 import logging
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,10 +47,15 @@ class CurvesCanvas(QWidget):
         self.live = {}
         self.live_label = ""
         self.caption = ""  # one line above the axes ("epoch 3/10 · accuracy 91.0 %")
+        self.epochs = None  # the live run's planned epochs: the x axis does not rescale
         self.overlays = []
         self.image = None
         self.draws = 0  # frames drawn, for tests
         self._lines = {}
+        # drawn over the background at every frame; everything else only when it changes
+        self._caption = self.figure.suptitle("", fontsize=8, y=0.99, animated=True)
+        self._background = None
+        self._frame_key = None  # (limits, size, ratio) the background was drawn for
         for metric, title in _METRICS:
             ax = self.axes[metric]
             ax.set_title(title, fontsize=9)
@@ -66,11 +74,15 @@ class CurvesCanvas(QWidget):
     def sizeHint(self):
         return QSize(450, 240)
 
-    def start_live(self, label, history=None, caption=""):
-        """Start a new live history (optionally continuing ``history``, a Keras history dict)."""
+    def start_live(self, label, history=None, caption="", epochs=None):
+        """Start a new live history (optionally continuing ``history``, a Keras history dict).
+
+        ``epochs``: the epochs the run will have in all (history included), for the x axis.
+        """
         self.live_label = label
         self.live = {k: list(v) for k, v in (history or {}).items()}
         self.caption = caption
+        self.epochs = epochs
         self.redraw()
 
     def add_epoch(self, logs, caption=None):
@@ -102,7 +114,8 @@ class CurvesCanvas(QWidget):
         self._busy = True
         ratio = self.devicePixelRatioF()
         size = (max(self.width(), 100), max(self.height(), 100))
-        self._drawer.submit(self._draw_in_thread, self._wanted(), self.caption, size, ratio)
+        self._drawer.submit(self._draw_in_thread, self._wanted(), self.caption, self.epochs,
+                            size, ratio)
 
     def _wanted(self):
         """Every line to show: (metric, label, colour, style, key, alpha, suffix) → values."""
@@ -120,40 +133,64 @@ class CurvesCanvas(QWidget):
         return wanted
 
     def _set_lines(self, wanted, caption):
-        # Lines are updated in place; axes are only rebuilt when the set of lines changes.
-        self.figure.suptitle(caption, fontsize=8, y=0.99)
-        if set(wanted) != set(self._lines):
-            for line in self._lines.values():
-                line.remove()
-            self._lines = {}
-            for (metric, label, colour, style, alpha, suffix), values in wanted.items():
-                (self._lines[(metric, label, colour, style, alpha, suffix)],) = \
-                    self.axes[metric].plot(range(1, len(values) + 1), values, style,
-                                           color=colour, alpha=alpha, marker=".",
-                                           label=f"{label} {suffix}".strip())
-            for metric, _ in _METRICS:
-                ax = self.axes[metric]
-                legend = ax.get_legend()
-                if legend is not None:
-                    legend.remove()
-                if ax.lines:
-                    ax.legend(fontsize=6, loc="best")
-        else:
+        """Update lines and caption (drawing thread); True when the legends changed."""
+        self._caption.set_text(caption)
+        if set(wanted) == set(self._lines):
             for key, values in wanted.items():
                 self._lines[key].set_data(range(1, len(values) + 1), values)
-        for ax in self.axes.values():
-            ax.relim()
-            ax.autoscale_view()
+            return False
+        for line in self._lines.values():
+            line.remove()
+        self._lines = {}
+        for (metric, label, colour, style, alpha, suffix), values in wanted.items():
+            (self._lines[(metric, label, colour, style, alpha, suffix)],) = \
+                self.axes[metric].plot(range(1, len(values) + 1), values, style,
+                                       color=colour, alpha=alpha, marker=".", animated=True,
+                                       label=f"{label} {suffix}".strip())
+        for metric, _ in _METRICS:
+            ax = self.axes[metric]
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.remove()
+            if ax.lines:
+                ax.legend(fontsize=6, loc="best")
+        return True
 
-    def _draw_in_thread(self, wanted, caption, size, ratio):
+    @staticmethod
+    def _limits(wanted, epochs):
+        """Axes limits: x over all planned epochs, accuracy 0-1, loss 0 to a rounded maximum."""
+        longest = max((len(v) for v in wanted.values()), default=1)
+        x = (0.5, max(longest, epochs or 0, 1) + 0.5)
+        losses = [v for key, values in wanted.items() if key[0] == "loss" for v in values
+                  if math.isfinite(v)]
+        low, high = min(losses + [0.0]), max(losses + [1e-3])
+        step = 10 ** math.floor(math.log10(high)) / 2  # a new maximum rarely changes it
+        return {"loss": (x, (low, math.ceil(high * 1.05 / step) * step)),
+                "accuracy": (x, (0.0, 1.02))}
+
+    def _draw_in_thread(self, wanted, caption, epochs, size, ratio):
         frame = None
         try:
             with self._figure_lock:
-                self._set_lines(wanted, caption)
-                self.figure.set_dpi(_DPI * ratio)
-                self.figure.set_size_inches(size[0] / _DPI, size[1] / _DPI)
-                self.figure.canvas.draw()
-                frame = np.array(self.figure.canvas.buffer_rgba())
+                canvas = self.figure.canvas
+                rebuilt = self._set_lines(wanted, caption)
+                limits = self._limits(wanted, epochs)
+                key = (limits, size, ratio)
+                if rebuilt or key != self._frame_key or self._background is None:
+                    for metric, (xlim, ylim) in limits.items():
+                        self.axes[metric].set_xlim(*xlim)
+                        self.axes[metric].set_ylim(*ylim)
+                    self.figure.set_dpi(_DPI * ratio)
+                    self.figure.set_size_inches(size[0] / _DPI, size[1] / _DPI)
+                    canvas.draw()  # axes, ticks, legends: all but the animated artists
+                    self._background = canvas.copy_from_bbox(self.figure.bbox)
+                    self._frame_key = key
+                else:
+                    canvas.restore_region(self._background)
+                for line in self._lines.values():
+                    line.axes.draw_artist(line)
+                self.figure.draw_artist(self._caption)
+                frame = np.array(canvas.buffer_rgba())
         except Exception:  # noqa: BLE001 - a failed frame must not stop later ones
             _log.exception("Drawing the training curves failed")
         try:
@@ -189,12 +226,23 @@ class CurvesCanvas(QWidget):
 
     def export_png(self, path):
         """Save the curves as a PNG file at ``path`` (waits for the drawing thread)."""
-        wanted, caption = self._wanted(), self.caption
+        wanted, caption, epochs = self._wanted(), self.caption, self.epochs
 
         def save():
             with self._figure_lock:
                 self._set_lines(wanted, caption)
-                self.figure.savefig(path, dpi=150)
+                for metric, (xlim, ylim) in self._limits(wanted, epochs).items():
+                    self.axes[metric].set_xlim(*xlim)
+                    self.axes[metric].set_ylim(*ylim)
+                animated = [*self._lines.values(), self._caption]
+                for artist in animated:
+                    artist.set_animated(False)
+                try:
+                    self.figure.savefig(path, dpi=150)
+                finally:
+                    for artist in animated:
+                        artist.set_animated(True)
+                    self._background = None  # savefig changed the renderer
 
         self._drawer.submit(save).result()
 

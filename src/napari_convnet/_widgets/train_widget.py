@@ -232,7 +232,8 @@ class TrainWidget(ScrollingDock):
             label = f"{self.preset.value} ({options_text(self.preset_options())})"
             kwargs.update(preset=self.preset.value, data_config=self.data.config(),
                           preset_options=self.preset_options())
-        self.curves.start_live(label, history, caption="starting…")
+        planned = len((history or {}).get("loss", [])) + int(self.epochs.value)
+        self.curves.start_live(label, history, caption="starting…", epochs=planned)
         self.status.value = f"Training → {out}"
         self._busy(True)
         self.task = EngineTask("train", kwargs, "Training", on_event=self._train_event,

@@ -3,14 +3,18 @@
 Run under a display or Xvfb (TensorFlow never loads in this process; plain Keras runs in a
 child process of its own):
 
-    xvfb-run -a .venv/bin/python benchmarks/bench_gui.py --epochs 5
+    xvfb-run -a .venv/bin/python benchmarks/bench_gui.py [--epochs 20] [--repeats 3]
 
-Prints:
-- the worst gap between ticks of a 10 ms QTimer while the dock trains (goal: stall < 50 ms);
-- training throughput (samples/s) through the dock vs a plain ``model.fit`` of the same
+Dock runs and plain-Keras runs alternate (``--repeats`` of each); the window is sized to fit
+the screen. Prints:
+- the worst gap between ticks of a 10 ms QTimer while the dock trains, from the click to the
+  result's arrival (goal: stall < 50 ms); the click's own handling and what follows the result
+  (notification, runs table) are printed apart;
+- median training throughput (samples/s) through the dock vs a plain ``model.fit`` of the same
   model (the course's CNN written in plain Keras) on the same images, batch size and epochs
-  (goal: ratio >= 0.95). Both figures count the ``fit`` time only; the dock's wall time from
-  click to result (indexing, loading and saving included) is printed too.
+  (goal: ratio >= 0.95). Both count the ``fit`` time only; the dock's wall time from click to
+  result (indexing, loading and saving included) is printed too. Fits of a few seconds move by
+  +-15 % on a busy 2-core machine: prefer the default 20 epochs.
 """
 
 import argparse
@@ -118,7 +122,7 @@ def plain_once(epochs, batch_size):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3,
                         help="dock and plain runs, alternated (this VM is noisy)")

@@ -12,6 +12,7 @@ import napari
 from napari.qt.threading import thread_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
 
 from napari_convnet.engine import get_engine
 from napari_convnet.errors import EngineCrashed, JobError
@@ -20,6 +21,8 @@ from napari_convnet.errors import EngineCrashed, JobError
 #: dock terminates it. A busy engine (finishing a batch, saving) keeps its heartbeat and is
 #: never cut off; a frozen one is. Tests shorten it.
 STOP_TIMEOUT_S = 20.0
+#: Milliseconds between updates of napari's progress bar (see ``EngineTask._progress``).
+_BAR_INTERVAL_MS = 300
 
 
 @thread_worker
@@ -114,6 +117,11 @@ class EngineTask:
         self._holder = {}
         self._bar = None
         self._bar_text = None
+        self._pending = None  # (done, total, text) not shown yet
+        self._bar_timer = QTimer()
+        self._bar_timer.setSingleShot(True)
+        self._bar_timer.setInterval(_BAR_INTERVAL_MS)
+        self._bar_timer.timeout.connect(self._apply_progress)
         self._on_event = on_event
         self._on_result = on_result
         self._on_error = on_error
@@ -152,12 +160,28 @@ class EngineTask:
         self._on_event = self._on_result = self._on_error = self._on_finished = None
 
     def _progress(self, done, total, text):
+        """Show progress; updates after the first wait for the bar's timer (3 a second).
+
+        napari's bar runs Qt's event loop on every value or text change, so each change can
+        repaint the window; stages that pass quickly (indexing, loading) would repaint it
+        several times in a row.
+        """
         if not self._alive:  # events queued behind ``finished``: the bar is closed
             return
+        self._pending = (done, total, text)
         if self._bar is None:
             self._bar = progress(total=total, desc=self.description)
             self._bar_text = self.description
             _hold_activity_gif()
+            self._apply_progress()
+        elif not self._bar_timer.isActive():
+            self._bar_timer.start()
+
+    def _apply_progress(self):
+        if not self._alive or self._bar is None or self._pending is None:
+            return
+        done, total, text = self._pending
+        self._pending = None
         # a local name: napari's progress events may run ``_finished`` re-entrantly.
         # napari's bar runs Qt's event loop on every value or text change: change only what
         # changed (the text once per stage or epoch)
@@ -197,6 +221,7 @@ class EngineTask:
             show_error(error_message(exc))
 
     def _finished(self):
+        self._bar_timer.stop()
         self._alive = False
         if self._bar is not None:
             self._bar.close()

@@ -63,6 +63,10 @@ def scenario_train(viewer):
     wait_until(lambda: widget.train_button.enabled, 600)
     wait_until(lambda: widget.runs.rowCount() > 0, 60)
     widget.runs.selectRow(0)
+    # the dock scrolls: show the curves and the runs table (below the training options)
+    bar = widget.native.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    wait_until(lambda: widget.curves.draws > 0 and not widget.curves._busy, 30)
 
 
 def scenario_dataset(viewer):

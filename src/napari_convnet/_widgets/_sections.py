@@ -1,6 +1,23 @@
 """Small layout helpers shared by the docks."""
 
 from magicgui.widgets import Container
+from qtpy.QtCore import QEvent, QObject
+
+
+class _FitWidth(QObject):
+    """Keep a scroll area at least as wide as its content: scroll vertically, never clip."""
+
+    def __init__(self, scroll):
+        super().__init__(scroll)
+        self._scroll = scroll
+        scroll.widget().installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
+            bar = self._scroll.verticalScrollBar().sizeHint().width()
+            frame = 2 * self._scroll.frameWidth()
+            self._scroll.setMinimumWidth(obj.minimumSizeHint().width() + bar + frame)
+        return False
 
 
 class ScrollingDock(Container):
@@ -8,11 +25,12 @@ class ScrollingDock(Container):
 
     napari docks a magicgui widget's ``native`` (the inner widget of a scrollable Container,
     without its scroll area), so a tall dock would force napari's window taller than the
-    screen. Here ``native`` is the scroll area itself.
+    screen. Here ``native`` is the scroll area itself, kept as wide as the content.
     """
 
     def __init__(self, **kwargs):
         super().__init__(scrollable=True, **kwargs)
+        self._fit_width = _FitWidth(self.root_native_widget)
 
     @property
     def native(self):

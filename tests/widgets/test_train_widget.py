@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 from PIL import Image
+from qtpy.QtGui import QMovie
 
 START_MS = 240_000
 TRAIN_MS = 240_000
@@ -53,6 +54,9 @@ def test_train_shows_params_curves_runs_then_continue_and_load(make_napari_viewe
     qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
     bar_values = []  # napari's progress bar, shown from the click on
     widget.task._bar.events.value.connect(lambda e: bar_values.append(e.value))
+    # napari's animated "in progress" GIF is held still (it costs a core under software GL)
+    status_bar = viewer.window._qt_window._activity_dialog._toggleButton
+    assert status_bar._inProgressIndicator.movie().state() == QMovie.MovieState.Paused
     _wait_idle(qtbot, widget)
     assert widget.current is not None, widget.status.value
     assert bar_values and max(bar_values) > 0, bar_values

@@ -118,6 +118,7 @@ class EngineTask:
         self._bar = None
         self._bar_text = None
         self._pending = None  # (done, total, text) not shown yet
+        self._creating = False  # napari is building the bar (it runs the event loop)
         self._bar_timer = QTimer()
         self._bar_timer.setSingleShot(True)
         self._bar_timer.setInterval(_BAR_INTERVAL_MS)
@@ -169,29 +170,44 @@ class EngineTask:
         if not self._alive:  # events queued behind ``finished``: the bar is closed
             return
         self._pending = (done, total, text)
+        if self._creating:  # re-entered from napari building the bar: it shows the latest
+            return
         if self._bar is None:
-            self._bar = progress(total=total, desc=self.description)
-            self._bar_text = self.description
+            # napari runs Qt's event loop while building the bar: ``finished`` or more events
+            # may be handled before it returns
+            self._creating = True
+            try:
+                bar = progress(total=total, desc=self.description)
+            finally:
+                self._creating = False
+            if not self._alive:
+                bar.close()
+                return
+            self._bar, self._bar_text = bar, self.description
             _hold_activity_gif()
             self._apply_progress()
         elif not self._bar_timer.isActive():
             self._bar_timer.start()
 
     def _apply_progress(self):
-        if not self._alive or self._bar is None or self._pending is None:
+        """Show the latest pending progress. napari's bar runs Qt's event loop on every value
+        or text change (which may finish this task or apply newer progress meanwhile): change
+        only what changed, and stop when the bar is gone or newer progress arrived."""
+        bar = self._bar  # a local name: ``_finished`` may run re-entrantly
+        if not self._alive or bar is None or self._pending is None:
             return
         done, total, text = self._pending
         self._pending = None
-        # a local name: napari's progress events may run ``_finished`` re-entrantly.
-        # napari's bar runs Qt's event loop on every value or text change: change only what
-        # changed (the text once per stage or epoch)
-        bar = self._bar
         if bar.total != total:
             bar.total = total
         description = f"{self.description}: {text}" if text else self.description
         if description != self._bar_text:
             self._bar_text = description
             bar.set_description(description)
+            if not self._alive or self._bar is not bar or self._pending is not None:
+                if self._pending is not None and not self._bar_timer.isActive():
+                    self._bar_timer.start()
+                return
         if done != bar.n:
             bar.update(done - bar.n)  # emits the value napari's bar shows
 

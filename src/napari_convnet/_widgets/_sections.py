@@ -31,6 +31,9 @@ class ScrollingDock(Container):
     def __init__(self, **kwargs):
         super().__init__(scrollable=True, **kwargs)
         self._fit_width = _FitWidth(self.root_native_widget)
+        # the scroll area stretches the content to its height: keep the widgets at the top
+        # (magicgui inserts them before this stretch)
+        self.root_native_widget.widget().layout().addStretch()
 
     @property
     def native(self):

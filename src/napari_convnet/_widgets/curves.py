@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from qtpy.QtCore import QSize, Qt, Signal
+from qtpy.QtCore import QObject, QSize, Qt, Signal
 from qtpy.QtGui import QImage, QPainter
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
@@ -28,14 +28,19 @@ _DPI = 100
 _log = logging.getLogger(__name__)
 
 
+class _Relay(QObject):
+    """Carries frames from the drawing thread. Parentless, so it outlives the widget: Qt
+    drops the queued connection when the widget is destroyed, and a late frame goes nowhere."""
+
+    drawn = Signal(object)  # RGBA uint8 (H, W, 4) array, or None when drawing failed
+
+
 class CurvesCanvas(QWidget):
     """Two axes (loss, accuracy) over epochs; one live history plus overlaid runs.
 
     ``live`` and ``overlays`` belong to the main thread; the figure belongs to the drawing
     thread (every use holds ``_figure_lock``). ``image`` is the last drawn frame (QImage).
     """
-
-    _drawn = Signal(object)  # RGBA uint8 (H, W, 4) array from the drawing thread, or None
 
     def __init__(self):
         super().__init__()
@@ -67,7 +72,8 @@ class CurvesCanvas(QWidget):
         self._drawer = ThreadPoolExecutor(1, thread_name_prefix="napari-convnet-curves")
         self._busy = False  # a frame is being drawn
         self._dirty = False  # and another was asked for meanwhile
-        self._drawn.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        self._relay = _Relay()
+        self._relay.drawn.connect(self._show, Qt.ConnectionType.QueuedConnection)
         self.destroyed.connect(lambda *_: self._drawer.shutdown(wait=False))
         self.redraw()
 
@@ -111,11 +117,11 @@ class CurvesCanvas(QWidget):
         if self._busy:
             self._dirty = True
             return
-        self._busy = True
         ratio = self.devicePixelRatioF()
         size = (max(self.width(), 100), max(self.height(), 100))
-        self._drawer.submit(self._draw_in_thread, self._wanted(), self.caption, self.epochs,
-                            size, ratio)
+        self._drawer.submit(self._draw_in_thread, self._relay, self._wanted(), self.caption,
+                            self.epochs, size, ratio)
+        self._busy = True  # only once a frame is on its way: ``_show`` clears it
 
     def _wanted(self):
         """Every line to show: (metric, label, colour, style, key, alpha, suffix) → values."""
@@ -127,7 +133,7 @@ class CurvesCanvas(QWidget):
             for label, history, colour, style in runs:
                 for key, alpha, suffix in ((metric, 1.0, "train"),
                                            (f"val_{metric}", 0.55, "val")):
-                    values = history.get(key) or []
+                    values = (history or {}).get(key) or []
                     if values:
                         wanted[(metric, label, colour, style, alpha, suffix)] = list(values)
         return wanted
@@ -168,7 +174,7 @@ class CurvesCanvas(QWidget):
         return {"loss": (x, (low, math.ceil(high * 1.05 / step) * step)),
                 "accuracy": (x, (0.0, 1.02))}
 
-    def _draw_in_thread(self, wanted, caption, epochs, size, ratio):
+    def _draw_in_thread(self, relay, wanted, caption, epochs, size, ratio):
         frame = None
         try:
             with self._figure_lock:
@@ -193,10 +199,7 @@ class CurvesCanvas(QWidget):
                 frame = np.array(canvas.buffer_rgba())
         except Exception:  # noqa: BLE001 - a failed frame must not stop later ones
             _log.exception("Drawing the training curves failed")
-        try:
-            self._drawn.emit(frame)
-        except RuntimeError:  # the widget was deleted (dock closed) meanwhile
-            pass
+        relay.drawn.emit(frame)
 
     def _show(self, frame):
         self._busy = False

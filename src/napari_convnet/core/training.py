@@ -292,6 +292,7 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     train_ds = make_dataset(index, "train", batch_size=batch, shuffle=True)
     val_ds = (make_dataset(index, "validation", batch_size=batch, shuffle=False)
               if index.splits.get("validation") else None)
+    index.forget_decoded()  # both splits are in memory now: free what indexing kept (<= 256 MiB)
     class_weight = index.class_weights() if config.use_class_weights else None
     initial_epoch = len((old_meta or {}).get("history", {}).get("loss", []))
     with _callbacks.precision_policy(config.mixed_precision and model is None, on_event):

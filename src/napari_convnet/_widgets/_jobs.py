@@ -204,9 +204,10 @@ class EngineTask:
         if description != self._bar_text:
             self._bar_text = description
             bar.set_description(description)
-            if not self._alive or self._bar is not bar or self._pending is not None:
-                if self._pending is not None and not self._bar_timer.isActive():
-                    self._bar_timer.start()
+            if not self._alive or self._bar is not bar:
+                return
+            if self._pending is not None:  # newer progress arrived meanwhile: shown next
+                self._bar_timer.start()
                 return
         if done != bar.n:
             bar.update(done - bar.n)  # emits the value napari's bar shows

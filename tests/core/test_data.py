@@ -136,8 +136,13 @@ def test_formats_and_bit_depths(tmp_path):
     assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and y.dtype == np.int32
 
 
-@pytest.mark.parametrize("normalization", ["range", "percentile"])
-def test_parallel_png_decoding_matches_pil(tmp_path, normalization):
+@pytest.mark.parametrize(("normalization", "core"), [("range", True), ("percentile", False)])
+def test_png_decoding_matches_pil(tmp_path, monkeypatch, normalization, core):
+    """PNGs decoded while indexing (one read, PIL's zlib decoder) give what PIL's reader does,
+    through ``Image.core`` or, for a Pillow without it, PIL's public calls."""
+    from napari_convnet.core import reading
+
+    monkeypatch.setattr(reading, "_CORE_DECODE", core)
     shapes = {"gray": (12, 10), "rgb": (12, 10, 3), "rgba": (12, 10, 4), "la": (12, 10, 2)}
     for name, shape in shapes.items():
         for i in range(2):
@@ -145,17 +150,48 @@ def test_parallel_png_decoding_matches_pil(tmp_path, normalization):
             _png(tmp_path / name / f"{i}.png", shape, mode=mode)
             _png(tmp_path / name / f"{i}_wide.png", (6, 20, 3) if name == "rgb" else (6, 20))
     _png(tmp_path / "gray" / "deep.png", dtype=np.uint16)
-    _png(tmp_path / "gray" / "palette.png", mode="P")  # decoded by PIL while indexing
+    _png(tmp_path / "gray" / "palette.png", mode="P")  # not a simple PNG: PIL's reader
+    Image.fromarray(RNG.integers(0, 255, (9, 11), np.uint8)).save(
+        tmp_path / "gray" / "interlaced.png", interlace=1)
     config = _config(channels=3, normalization=normalization, validation_split=0.0)
     index = index_folder(tmp_path, config)
-    assert len(index.png_files) == 17 and len(index.decoded) == 1
-    assert set(index.encoded) == set(index.png_files)  # their bytes, read while checking them
+    assert len(index.decoded) == 19 and not index.bad_files
+    for path, stack in index.decoded.items():  # raw pixels exactly as PIL decodes them
+        with Image.open(path) as im:
+            expected = np.asarray(im.convert("RGB") if im.mode == "P" else im)
+        if expected.ndim == 3 and expected.shape[-1] in (2, 4):
+            expected = expected[..., :-1]  # alpha dropped
+        np.testing.assert_array_equal(stack.reshape(expected.shape), expected, err_msg=path)
     x, _ = data.load_split(index, "train")
     expected = [data.read_image(s.path, index.config)[0] for s in index.splits["train"]]
     np.testing.assert_allclose(x, np.stack(expected), rtol=1e-6, atol=1e-6)
-    index.forget_decoded()  # decoded from the files instead of the kept bytes: the same arrays
-    assert index.encoded == {} and index.decoded == {}
+    index.forget_decoded()  # decoded from the files again: the same arrays
+    assert index.decoded == {}
     np.testing.assert_allclose(data.load_split(index, "train")[0], x, rtol=1e-6, atol=1e-6)
+
+
+def test_png_with_damaged_pixel_data_is_a_bad_file(tmp_path):
+    """A PNG whose chunks are intact but whose compressed pixels are not is found while indexing."""
+    import struct
+    import zlib
+
+    _flat(tmp_path, n=3)
+    good = (tmp_path / "cat" / "0.png").read_bytes()
+    start = good.index(b"IDAT") - 4
+    end = start + 12 + struct.unpack(">I", good[start:start + 4])[0]
+
+    def with_pixels(payload):  # a well-formed IDAT chunk (length, CRC) around payload
+        chunk = b"IDAT" + payload
+        return (good[:start] + struct.pack(">I", len(payload)) + chunk
+                + struct.pack(">I", zlib.crc32(chunk)) + good[end:])
+
+    # a valid zlib stream with too few pixels, and bytes that are no zlib stream
+    (tmp_path / "cat" / "short.png").write_bytes(with_pixels(zlib.compress(b"\x00" * 20)))
+    (tmp_path / "cat" / "garbled.png").write_bytes(with_pixels(b"\xff" * 40))
+    index = index_folder(tmp_path, _config())
+    reasons = {os.path.basename(b.path): b.reason for b in index.bad_files}
+    assert set(reasons) == {"short.png", "garbled.png"}, reasons
+    assert all(r.startswith("damaged file (pixel data") for r in reasons.values()), reasons
 
 
 def test_range_normalization_uses_the_bit_depth(tmp_path):
@@ -218,6 +254,26 @@ def test_stack_rules(tmp_path):
     assert np.array_equal(x[1], first[0])
 
 
+@pytest.mark.parametrize(("stack_rule", "normalization"),
+                         [("max", "range"), ("middle", "percentile"), ("slices", "range")])
+def test_load_split_matches_reading_each_file(tmp_path, stack_rule, normalization):
+    """Planes of many files are stacked before their per-pixel steps (channels, range): the
+    result must be what reading each file on its own gives, stacks and single planes mixed."""
+    for cls in ("a", "b"):
+        for i in range(3):
+            _tif(tmp_path / cls / f"z{i}.tif", RNG.integers(0, 4000, (3, 10, 10), np.uint16),
+                 photometric="minisblack", metadata={"axes": "ZYX"})
+            _tif(tmp_path / cls / f"p{i}.tif", RNG.integers(0, 4000, (10, 10), np.uint16))
+            _png(tmp_path / cls / f"rgb{i}.png", (10, 10, 3))
+    index = index_folder(tmp_path, _config(stack_rule=stack_rule, normalization=normalization,
+                                           channels=1, validation_split=0.0))
+    assert len(index.decoded) == 18
+    x, _ = data.load_split(index, "train")
+    expected = [data.read_image(s.path, index.config, s.slice_index)[0]
+                for s in index.splits["train"]]
+    np.testing.assert_allclose(x, np.stack(expected), rtol=1e-6, atol=1e-6)
+
+
 def test_mixed_channels_named_or_converted(tmp_path):
     _flat(tmp_path, n=4)
     _png(tmp_path / "cat" / "odd_rgb.png", shape=(12, 10, 3))
@@ -273,7 +329,7 @@ def test_bad_files_are_listed_and_skipped(tmp_path):
 def test_decoded_budget_keeps_only_the_first_files(tmp_path, monkeypatch):
     from napari_convnet.core import walk
 
-    for cls in ("cat", "dog"):  # TIFFs are decoded while indexing (simple PNGs are not)
+    for cls in ("cat", "dog"):
         for i in range(4):
             _tif(tmp_path / cls / f"{i}.tif", RNG.integers(0, 255, (10, 10), np.uint8))
     monkeypatch.setattr(walk, "DECODED_BUDGET", 350)
@@ -355,7 +411,7 @@ def test_make_dataset_batches_shuffle_and_caches(tmp_path):
         assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
     assert any(name.startswith("train.") for name in os.listdir(tmp_path / "cache"))
     unpickled = pickle.loads(pickle.dumps(index))  # the engine may pickle an index
-    assert unpickled.decoded == {} and unpickled.encoded == {}
+    assert unpickled.decoded == {} and len(index.decoded) == index.stats["files"]
     index.forget_decoded()  # decode from disk in threads: the same arrays
     np.testing.assert_allclose(data.load_split(index, "train")[0], x, atol=1e-6)
     with pytest.raises(DatasetError, match="split='test'"):

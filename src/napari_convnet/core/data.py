@@ -170,17 +170,13 @@ class DatasetIndex:
     stats: dict = field(default_factory=dict)
     # decoded (S, Y, X, C) files kept from indexing (see walk.DECODED_BUDGET); not pickled
     decoded: dict = field(default_factory=dict, repr=False, compare=False)
-    # bytes of simple PNGs kept from indexing (same budget), decoded by TensorFlow; not pickled
-    encoded: dict = field(default_factory=dict, repr=False, compare=False)
-    # PNGs checked without decoding: path -> (PIL raw mode, Y, X) (see reading.png_header)
-    png_files: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self):
-        return {**self.__dict__, "decoded": {}, "encoded": {}}
+        return {**self.__dict__, "decoded": {}}
 
     def forget_decoded(self):
         """Drop the files kept from indexing; later reads decode from disk."""
-        self.decoded, self.encoded = {}, {}
+        self.decoded = {}
 
     def counts(self):
         """Samples per split and class: ``{split: {class_name: n}}``."""
@@ -354,9 +350,7 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
     }
     index = DatasetIndex(root, class_names, splits, sorted(bad, key=lambda b: b.path), config,
                          found.layout, stats)
-    index.decoded = {p: v for p, v in decoded.items() if not isinstance(v, bytes)}
-    index.encoded = {p: v for p, v in decoded.items() if isinstance(v, bytes)}
-    index.png_files = {p: i.png for p, i in infos.items() if i.png is not None}
+    index.decoded = decoded
     imbalance = index.imbalance()
     if imbalance["imbalanced"]:
         notes.append(f"class imbalance: {imbalance['largest']!r} has {imbalance['ratio']}x the "

@@ -26,6 +26,9 @@ _RANGE_EPS = 1e-12
 
 def to_syxc(array, axes=None, channel_axis=None):
     """Rearrange a raw array to (S, Y, X, C), S = all stack slices, C = channels (>= 1)."""
+    if array.ndim == 2 and channel_axis is None:  # the common case, without layout's work
+        check_plane(*array.shape, f"an image of shape {array.shape}")
+        return array[None, :, :, None]
     stack, y, x, c = layout(array.shape, axes, channel_axis)
     check_plane(array.shape[y], array.shape[x], f"an image of shape {array.shape}")
     order = (*stack, y, x) + ((c,) if c is not None else ())
@@ -125,7 +128,7 @@ def check_finite(array, name="image"):
 
 
 def prepare(stack, config, name="image"):
-    """Per-file steps: stack rule, channel conversion and ``"range"`` normalisation.
+    """Per-file steps: stack rule, then :func:`prepare_planes`.
 
     Parameters
     ----------
@@ -137,17 +140,33 @@ def prepare(stack, config, name="image"):
     ndarray
         (N, Y, X, C), the file's dtype (float32 after range normalisation or a grey mean).
     """
-    if not np.issubdtype(stack.dtype, np.number) and stack.dtype != np.bool_:
-        raise DatasetError(f"{name} has a non-numeric dtype {stack.dtype}; expected an image.")
-    if stack.dtype == np.bool_:
-        stack = stack.astype(np.uint8)
-    check_finite(stack, name)
-    stack = reduce_stack(stack, config.stack_rule)
-    stack = convert_channels(stack, config.channels, name)
+    _check_numeric(stack, name)
+    return prepare_planes(reduce_stack(stack, config.stack_rule), config, name)
+
+
+def prepare_planes(planes, config, name="image"):
+    """Per-pixel steps on (N, Y, X, C) planes: NaN/inf check, channel conversion and
+    ``"range"`` normalisation. The planes may come from many files (one slice each).
+
+    Returns
+    -------
+    ndarray
+        (N, Y, X, C), the planes' dtype (float32 after range normalisation or a grey mean).
+    """
+    _check_numeric(planes, name)
+    if planes.dtype == np.bool_:
+        planes = planes.astype(np.uint8)
+    check_finite(planes, name)
+    planes = convert_channels(planes, config.channels, name)
     if config.normalization == "range":
         # range divides by the dtype maximum, which resizing (float32) would lose
-        stack = normalize_each(stack, config)
-    return stack
+        planes = normalize_each(planes, config)
+    return planes
+
+
+def _check_numeric(array, name):
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise DatasetError(f"{name} has a non-numeric dtype {array.dtype}; expected an image.")
 
 
 def finish(batch, config):

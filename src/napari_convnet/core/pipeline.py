@@ -13,14 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from napari_convnet.core.images import (
-    convert_channels,
     finish,
-    normalize_each,
-    prepare,
+    prepare_planes,
     preprocess_syxc,
     read_image,
+    reduce_stack,
 )
-from napari_convnet.core.reading import FAST_PNG_MODES
 from napari_convnet.errors import DatasetError
 
 # shuffle buffer of a file-cached dataset: bounded in bytes, since elements are whole images
@@ -62,7 +60,7 @@ def load_split(index, split, on_event=None):
     """Read and preprocess a whole split into memory.
 
     Files kept decoded by :func:`~napari_convnet.core.data.index_folder` are preprocessed in
-    vectorised groups of one size; the others are decoded in a thread pool.
+    vectorised groups of one size; the others are read again, in a thread pool.
 
     Parameters
     ----------
@@ -96,25 +94,23 @@ def load_split(index, split, on_event=None):
     total, done = len(rows), 0
     kept = [p for p in rows if p in index.decoded]
     for chunk in _chunks(kept, [index.decoded[p].nbytes for p in kept]):
+        # files of one slice are stacked before their per-pixel steps: per-file calls would
+        # cost more than the work on a small image; stacks get their rule file by file
         groups = {}
         for path in chunk:
-            prepared = prepare(index.decoded[path], config, repr(path))
-            groups.setdefault((prepared.shape[1:], prepared.dtype.str), []).append(
-                (path, prepared))
+            planes = index.decoded[path]
+            planes = planes if len(planes) == 1 else reduce_stack(planes, config.stack_rule)
+            groups.setdefault((planes.shape[1:], planes.dtype.str), []).append((path, planes))
         for items in groups.values():
-            batch = finish(np.concatenate([a for _, a in items]), config)
+            batch = np.concatenate([a for _, a in items])
+            batch = finish(prepare_planes(batch, config), config)
             start = 0
-            for path, prepared in items:
-                fill(path, batch[start:start + len(prepared)])
-                start += len(prepared)
+            for path, planes in items:
+                fill(path, batch[start:start + len(planes)])
+                start += len(planes)
         done += len(chunk)
         _progress(on_event, done, total)
-    for paths, batch in _decode_pngs(index, [p for p in rows if p in index.png_files]):
-        for path, image in zip(paths, batch, strict=True):
-            fill(path, image[None])
-        done += len(paths)
-        _progress(on_event, done, total)
-    on_disk = [p for p in rows if p not in index.decoded and p not in index.png_files]
+    on_disk = [p for p in rows if p not in index.decoded]
     with ThreadPoolExecutor(_workers()) as pool:
         chunks = _chunks(on_disk, [1] * len(on_disk), size=8)
         for chunk, images in zip(chunks, pool.map(
@@ -124,63 +120,6 @@ def load_split(index, split, on_event=None):
             done += len(chunk)
             _progress(on_event, done, total)
     return x, y
-
-
-def _decode_pngs(index, paths):
-    """Decode simple PNGs in TensorFlow's parallel pipeline, in batches of one mode and size.
-
-    Yields
-    ------
-    paths : list of str
-    batch : ndarray
-        float32 (B, H, W, C), preprocessed as :func:`read_image` would.
-    """
-    if not paths:
-        return
-    import tensorflow as tf
-
-    groups = {}
-    for path in paths:  # the bytes kept from indexing, or the file
-        groups.setdefault((index.png_files[path], path in index.encoded), []).append(path)
-    config = index.config
-    for ((mode, height, width), kept), group in groups.items():
-        dtype, stored, _ = FAST_PNG_MODES[mode]
-        nbytes = height * width * stored * np.dtype(dtype).itemsize
-        if kept:
-            source = tf.data.Dataset.from_tensor_slices(
-                tf.constant([index.encoded[p] for p in group]))
-        else:
-            source = tf.data.Dataset.from_tensor_slices(group).map(tf.io.read_file)
-        ds = source.map(
-            lambda data, dtype=dtype: tf.io.decode_png(data, channels=0, dtype=getattr(tf, dtype)),
-            **_parallel_decode()).batch(
-                max(1, min(_CHUNK, _CHUNK_BYTES // nbytes))).prefetch(1)  # decode during numpy
-        start = 0
-        try:
-            for batch in ds:
-                chunk = group[start:start + int(batch.shape[0])]
-                batch = batch.numpy()
-                if stored in (2, 4):
-                    batch = batch[..., :-1]  # alpha is not image content (as in read_raw)
-                batch = convert_channels(batch, config.channels)
-                if config.normalization == "range":
-                    batch = normalize_each(batch, config)
-                yield chunk, finish(batch, config)
-                start += len(chunk)
-        except tf.errors.OpError:
-            # changed or damaged since indexing: PIL decodes the rest, or names the bad file
-            rest = group[start:]
-            yield rest, np.concatenate([read_image(path, config) for path in rest])
-
-
-def _parallel_decode():
-    """``map`` arguments: parallel decoding, except on 2 cores or fewer, where the numpy steps
-    already use the second core and autotuned parallel decoding costs more than it saves."""
-    import tensorflow as tf
-
-    if (os.cpu_count() or 1) <= 2:
-        return {}
-    return {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
 
 
 def _chunks(items, nbytes, size=_CHUNK):

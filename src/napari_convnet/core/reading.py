@@ -9,6 +9,7 @@ Preprocessing of the decoded arrays is in :mod:`napari_convnet.core.images`.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import zlib
 
@@ -29,12 +30,13 @@ MAX_PIXELS = 2**27
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# PNG pixel layouts (PIL raw modes) that TensorFlow's decode_png returns exactly as PIL does
-# (lossless, same bit depth): raw mode -> (dtype, channels stored, channels after alpha drop)
-# PNG (colour type, bit depth) -> PIL raw mode, for the layouts above
-_PNG_MODES = {(0, 8): "L", (4, 8): "LA", (2, 8): "RGB", (6, 8): "RGBA", (0, 16): "I;16B"}
-FAST_PNG_MODES = {"L": ("uint8", 1, 1), "LA": ("uint8", 2, 1), "RGB": ("uint8", 3, 3),
-                  "RGBA": ("uint8", 4, 3), "I;16B": ("uint16", 1, 1)}
+# PNG (colour type, bit depth) -> (PIL raw mode, PIL image mode decoded into, channels kept)
+# for the layouts read without PIL's plugin machinery (see read_png); the image modes share
+# memory with a numpy array (Image.frombuffer), 4 bytes per pixel for colour
+_SIMPLE_PNGS = {(0, 8): ("L", "L", 1), (0, 16): ("I;16B", "I;16", 1),
+                (2, 8): ("RGB", "RGBX", 3), (6, 8): ("RGBA", "RGBA", 4), (4, 8): ("LA", "RGBA", 2)}
+_PNG_DTYPES = {"L": np.uint8, "I;16": np.uint16, "RGBX": np.uint8, "RGBA": np.uint8}
+
 
 class UnreadableFile(OSError):
     """A file that is not worth handing to a decoder (its message is the whole reason)."""
@@ -62,11 +64,19 @@ def read_raw(path):
         Whatever the decoders raise for a damaged file; :func:`check_file` turns it into a reason.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    tiff = path.lower().endswith(_TIFF_SUFFIXES)
+    try:  # the common case first, in one open and read
+        array = None if tiff else read_png(path)
+    except IsADirectoryError:
+        array = None  # said below
+    if array is not None:
+        return array, None
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
         raise UnreadableFile("is a folder, not an image file")
-    if os.path.getsize(path) == 0:
+    if info.st_size == 0:
         raise UnreadableFile("empty file (0 bytes)")
-    if path.lower().endswith(_TIFF_SUFFIXES):
+    if tiff:
         import tifffile
 
         try:
@@ -77,6 +87,9 @@ def read_raw(path):
                 return series.asarray(), series.axes
         except tifffile.TiffFileError:
             pass  # a PNG/JPEG saved with a .tif name: let PIL try before giving up
+        array = read_png(path)
+        if array is not None:
+            return array, None
     try:
         im = Image.open(path)
     except Image.DecompressionBombError as exc:  # PIL's own limit (above MAX_PIXELS)
@@ -161,28 +174,31 @@ def check_plane(height, width, name=None):
     raise DatasetError(f"Cannot use {name}: {reason}.")
 
 
-def png_header(path):
-    """Verify a PNG's chunks (lengths, CRCs, IEND) without decoding its pixels.
+def read_png(path):
+    """Read a common PNG in one file read: chunks verified, pixels decoded by PIL's zlib decoder.
+
+    Indexing reads every file, so per-file overhead counts: this skips PIL's plugin machinery
+    (Image.open, np.asarray), which costs several times the decoding of a small image. The
+    pixels are exactly PIL's (the same decoder, unfiltering and de-interlacing).
 
     Returns
     -------
-    tuple or None
-        ``(height, width, raw_mode, data)`` for 8-bit grey/RGB(A) and 16-bit grey PNGs without
-        transparency chunks (their pixels are then decoded in TensorFlow's parallel pipeline,
-        identically to PIL; ``data`` is the file's bytes); None for other files, which PIL
-        decodes.
+    ndarray or None
+        For 8-bit grey/RGB(A)/grey+alpha and 16-bit grey PNGs without palette or transparency
+        chunks: uint8 or uint16 (Y, X) or (Y, X, 3), alpha dropped as :func:`read_raw` does.
+        None for any other file (not a PNG, palette, 1/2/4-bit...), which PIL reads.
 
     Raises
     ------
-    OSError
-        For a truncated or damaged PNG, with the reason.
+    UnreadableFile
+        For a truncated or damaged PNG, or one too large (see :func:`check_plane`).
     """
     with open(path, "rb") as f:
         if f.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
             return None  # not a PNG: never read a large TIFF whole just to look at it
         data = _PNG_SIGNATURE + f.read()
-    # a dozen struct reads instead of PIL's plugin machinery: indexing is per-file bound
-    pos, header, mode = 8, None, None
+    # a dozen struct reads instead of PIL's plugin machinery
+    pos, header, pixels = 8, None, []
     while True:
         if pos + 12 > len(data):
             raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
@@ -195,13 +211,60 @@ def png_header(path):
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
             check_plane(height, width)
-            header = (height, width)
-            mode = _PNG_MODES.get((color, depth))
+            layout_ = _SIMPLE_PNGS.get((color, depth))
+            header = (height, width, data[pos + 20]) if layout_ else None  # + interlace method
+        elif kind == b"IDAT":
+            pixels.append(data[pos + 8:end - 4])
         elif kind in (b"tRNS", b"PLTE"):
-            mode = None  # transparency or palette: leave the colour handling to PIL
+            return None  # transparency or palette: leave the colour handling to PIL
         elif kind == b"IEND":
-            return (*header, mode, data) if header and mode else None
+            break
         pos = end
+    if header is None:
+        return None
+    (height, width, interlace), (raw_mode, mode, channels) = header, layout_
+    out = np.empty((height, width, 4) if mode in ("RGBX", "RGBA") else (height, width),
+                   _PNG_DTYPES[mode])
+    try:
+        _decode_into(out, mode, raw_mode, interlace, b"".join(pixels))
+    except ValueError as exc:  # "not enough image data" / "cannot decode image data"
+        raise UnreadableFile(f"damaged file (pixel data: {exc})") from None
+    if channels == 1:
+        return out
+    if channels == 2:
+        return out[..., 0].copy()  # grey of grey+alpha (PIL's LA is stored as L, L, L, A)
+    return np.ascontiguousarray(out[..., :3])  # RGB of RGBX/RGBA
+
+
+def _decode_into(out, mode, raw_mode, interlace, pixels):
+    """Decode PNG pixel data (zlib stream) into ``out``, (Y, X) or (Y, X, 4), in place.
+
+    PIL's public route (``Image.frombuffer(...).frombytes(pixels, "zip", ...)``) builds three
+    Image objects per call, 3x the cost of decoding a small image; the same calls on
+    ``Image.core`` are used when this Pillow has them as expected (checked at the first call).
+    """
+    global _CORE_DECODE
+    size = (out.shape[1], out.shape[0])
+    if _CORE_DECODE:
+        try:
+            image = Image.core.map_buffer(out, size, "raw", 0, (mode, 0, 1))
+            decoder = Image.core.zip_decoder(mode, raw_mode, interlace)
+            decoder.setimage(image, (0, 0, *size))
+            done, error = decoder.decode(pixels)
+        except (AttributeError, TypeError):  # another Pillow: its public route from now on
+            _CORE_DECODE = False
+        else:
+            if done >= 0:
+                raise ValueError("not enough image data")
+            if error != 0:
+                raise ValueError("cannot decode image data")
+            return
+    # frombuffer shares out's memory: the decoder writes straight into the array
+    Image.frombuffer(mode, size, out, "raw", mode, 0, 1).frombytes(
+        pixels, "zip", raw_mode, interlace)
+
+
+_CORE_DECODE = True
 
 
 def _pil_to_array(im):

@@ -5,6 +5,7 @@ Helpers of :func:`napari_convnet.core.data.index_folder`; numpy/PIL/tifffile onl
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,20 +13,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napari_convnet.core.images import to_syxc
-from napari_convnet.core.reading import (
-    FAST_PNG_MODES,
-    IMAGE_SUFFIXES,
-    describe_error,
-    png_header,
-    read_raw,
-)
+from napari_convnet.core.reading import IMAGE_SUFFIXES, describe_error, read_raw
 from napari_convnet.errors import DatasetError, JobStopped
 
 _SPLIT_FOLDERS = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
 _CHUNK = 32
-# Indexing decodes every file (or reads every PNG whole) anyway; keeping the arrays (or PNG bytes)
-# up to this many bytes spares small data sets, where per-file overhead dominates, a second
-# read in the first epoch.
+# files up to this size are decoded in the indexing thread (e.g. 28x28 PNGs of ~300 bytes)
+_SERIAL_BYTES = 2048
+# Indexing decodes every file anyway; keeping the arrays up to this many bytes spares small
+# data sets, where per-file overhead dominates, a second read in the first epoch.
 DECODED_BUDGET = 256 * 2**20
 
 
@@ -70,7 +66,6 @@ class FileInfo:
     shape_text: str
     dtype: str
     small: bool
-    png: tuple | None = None  # (raw mode, Y, X) of a PNG checked without decoding its pixels
 
 
 def _visible(name):
@@ -145,15 +140,11 @@ def find_class_files(root):
 
 
 def _check(path, config):
-    """Check one file: (FileInfo, (S, Y, X, C) array or PNG bytes), or why it is unusable.
+    """Check one file: (FileInfo, (S, Y, X, C) array), or why it is unusable.
 
-    Simple PNGs are checked without decoding (chunk CRCs; TensorFlow decodes them later in
-    parallel); every other file is decoded fully, which also finds NaN/inf in float TIFFs.
+    The file is decoded fully, which also finds damaged pixel data and NaN/inf in float TIFFs.
     """
     height, width = config.image_size
-    png = _check_png(path, config) if config.channel_axis is None else None
-    if png is not None:
-        return png
     try:
         raw, axes = read_raw(path)
         stack = to_syxc(raw, axes, config.channel_axis)
@@ -171,43 +162,21 @@ def _check(path, config):
         channels=int(stack.shape[-1]),
         slices=int(stack.shape[0]),
         shape_text="x".join(map(str, raw.shape)),
-        dtype=str(raw.dtype),
+        dtype=_dtype_text(raw.dtype),
         small=stack.shape[1] < height or stack.shape[2] < width,
     ), stack
 
 
-def _check_png(path, config):
-    """A simple PNG checked without decoding: ``(FileInfo, bytes)``, a reason it is bad, or None.
-
-    None means "not a PNG TensorFlow decodes like PIL" (another format, a palette...): decode it.
-    """
-    try:
-        header = png_header(path)
-    except DatasetError as exc:
-        return str(exc)
-    except Exception as exc:  # any failure makes this a bad file, never a traceback
-        return describe_error(exc)
-    if header is None:
-        return None
-    y, x, mode, data = header
-    dtype, _, channels = FAST_PNG_MODES[mode]
-    shape = (y, x) if channels == 1 else (y, x, channels)
-    height, width = config.image_size
-    return FileInfo(channels, 1, "x".join(map(str, shape)), dtype,
-                    y < height or x < width, (mode, y, x)), data
-
-
 def probe_files(paths, config, on_event=None, should_stop=None):
-    """Check every file: simple PNGs here, the others decoded in a thread pool.
+    """Check every file by decoding it: small files here, larger ones in a thread pool.
 
     Returns
     -------
     infos : dict of str to FileInfo
         The usable files.
     bad : list of BadFile
-    decoded : dict of str to ndarray or bytes
-        (S, Y, X, C) arrays of the first usable files, and the bytes of the simple PNGs (see
-        :func:`~napari_convnet.core.reading.png_header`), up to :data:`DECODED_BUDGET` bytes.
+    decoded : dict of str to ndarray
+        (S, Y, X, C) arrays of the first usable files, up to :data:`DECODED_BUDGET` bytes.
     """
     infos, bad, decoded, total = {}, [], {}, len(paths)
     progress = {"done": 0, "kept": 0}
@@ -221,19 +190,14 @@ def probe_files(paths, config, on_event=None, should_stop=None):
             on_event({"type": "progress", "stage": "indexing", "done": progress["done"],
                       "total": total})
 
-    # PNG chunk checks are a few struct reads under the GIL: threads would only contend for it
-    # (3x slower than one thread), so they run here; files needing a decoder go to the pool
-    to_decode = []
-    if config.channel_axis is None:
-        pngs = [p for p in paths if p.lower().endswith(".png")]
-        to_decode = [p for p in paths if not p.lower().endswith(".png")]
-        for chunk in _chunked(pngs, 4 * _CHUNK):
-            results = {p: _check_png(p, config) for p in chunk}
-            to_decode.extend(p for p, r in results.items() if r is None)
-            checked = [p for p, r in results.items() if r is not None]
-            collect(checked, [results[p] for p in checked])
-    else:
-        to_decode = list(paths)
+    # a small file costs Python overhead under the GIL, which threads would only contend for
+    # (3x slower than one thread): those are checked here; larger ones go to the pool, whose
+    # decoders release the GIL
+    serial, to_decode = [], []
+    for path in paths:
+        (serial if _file_size(path) <= _SERIAL_BYTES else to_decode).append(path)
+    for chunk in _chunked(serial, 4 * _CHUNK):
+        collect(chunk, [_check(p, config) for p in chunk])
     workers = min(4, os.cpu_count() or 1)
     # chunks of files per task: one future per small file costs as much as decoding it
     chunks = _chunked(to_decode, _CHUNK)
@@ -248,6 +212,18 @@ def probe_files(paths, config, on_event=None, should_stop=None):
     return infos, bad, decoded
 
 
+@functools.lru_cache(maxsize=32)
+def _dtype_text(dtype):
+    return str(dtype)  # numpy builds this string anew each time (~10 us): once per dtype
+
+
+def _file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # checked like any file: _check names the reason
+
+
 def _chunked(items, size):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -257,10 +233,9 @@ def _collect(paths, results, infos, bad, decoded, kept):
     for path, result in zip(paths, results, strict=True):
         if isinstance(result, tuple):
             infos[path], payload = result
-            nbytes = len(payload) if isinstance(payload, bytes) else payload.nbytes
-            if kept + nbytes <= DECODED_BUDGET:
+            if kept + payload.nbytes <= DECODED_BUDGET:
                 decoded[path] = payload
-                kept += nbytes
+                kept += payload.nbytes
         else:
             bad.append(BadFile(path, result))
     return kept

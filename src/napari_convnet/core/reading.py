@@ -67,7 +67,9 @@ def read_raw(path):
     tiff = path.lower().endswith(_TIFF_SUFFIXES)
     try:  # the common case first, in one open and read
         array = None if tiff else read_png(path)
-    except IsADirectoryError:
+    except OSError:
+        if not os.path.isdir(path):
+            raise
         array = None  # said below
     if array is not None:
         return array, None
@@ -193,12 +195,11 @@ def read_png(path):
     UnreadableFile
         For a truncated or damaged PNG, or one too large (see :func:`check_plane`).
     """
-    with open(path, "rb") as f:
-        if f.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
-            return None  # not a PNG: never read a large TIFF whole just to look at it
-        data = _PNG_SIGNATURE + f.read()
+    data = _read_if_png(path)
+    if data is None:
+        return None
     # a dozen struct reads instead of PIL's plugin machinery
-    pos, header, pixels = 8, None, []
+    pos, header, pixels, view = 8, None, [], memoryview(data)  # slices of a view: no copies
     while True:
         if pos + 12 > len(data):
             raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
@@ -206,7 +207,7 @@ def read_png(path):
         end = pos + 12 + length
         if end > len(data):
             raise UnreadableFile(f"truncated file ({kind.decode('latin-1')} chunk cut short)")
-        if zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if zlib.crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
@@ -214,7 +215,7 @@ def read_png(path):
             layout_ = _SIMPLE_PNGS.get((color, depth))
             header = (height, width, data[pos + 20]) if layout_ else None  # + interlace method
         elif kind == b"IDAT":
-            pixels.append(data[pos + 8:end - 4])
+            pixels.append(view[pos + 8:end - 4])
         elif kind in (b"tRNS", b"PLTE"):
             return None  # transparency or palette: leave the colour handling to PIL
         elif kind == b"IEND":
@@ -226,7 +227,8 @@ def read_png(path):
     out = np.empty((height, width, 4) if mode in ("RGBX", "RGBA") else (height, width),
                    _PNG_DTYPES[mode])
     try:
-        _decode_into(out, mode, raw_mode, interlace, b"".join(pixels))
+        _decode_into(out, mode, raw_mode, interlace,
+                     pixels[0] if len(pixels) == 1 else b"".join(pixels))
     except ValueError as exc:  # "not enough image data" / "cannot decode image data"
         raise UnreadableFile(f"damaged file (pixel data: {exc})") from None
     if channels == 1:
@@ -234,6 +236,27 @@ def read_png(path):
     if channels == 2:
         return out[..., 0].copy()  # grey of grey+alpha (PIL's LA is stored as L, L, L, A)
     return np.ascontiguousarray(out[..., :3])  # RGB of RGBX/RGBA
+
+
+def _read_if_png(path):
+    """The bytes of a file that starts like a PNG, else None (only its first 64 KiB read).
+
+    Unbuffered system calls: Python's buffered file object costs more than reading a small file.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _FIRST_READ)
+        if not data.startswith(_PNG_SIGNATURE):
+            return None  # never read a large TIFF whole just to look at it
+        parts = [data]
+        while part := os.read(fd, 1 << 24):  # to the end, also where a read comes back short
+            parts.append(part)
+        return data if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+_FIRST_READ = 1 << 16
 
 
 def _decode_into(out, mode, raw_mode, interlace, pixels):

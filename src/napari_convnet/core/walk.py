@@ -18,8 +18,9 @@ from napari_convnet.errors import DatasetError, JobStopped
 
 _SPLIT_FOLDERS = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
 _CHUNK = 32
-# files up to this size are decoded in the indexing thread (e.g. 28x28 PNGs of ~300 bytes)
-_SERIAL_BYTES = 2048
+# mean pixels per file, over the first _CHUNK files, up to which all files are checked in the
+# indexing thread (see probe_files)
+_SERIAL_PIXELS = 64 * 64
 # Indexing decodes every file anyway; keeping the arrays up to this many bytes spares small
 # data sets, where per-file overhead dominates, a second read in the first epoch.
 DECODED_BUDGET = 256 * 2**20
@@ -168,7 +169,7 @@ def _check(path, config):
 
 
 def probe_files(paths, config, on_event=None, should_stop=None):
-    """Check every file by decoding it: small files here, larger ones in a thread pool.
+    """Check every file by decoding it: small images here, larger ones in a thread pool.
 
     Returns
     -------
@@ -190,14 +191,17 @@ def probe_files(paths, config, on_event=None, should_stop=None):
             on_event({"type": "progress", "stage": "indexing", "done": progress["done"],
                       "total": total})
 
-    # a small file costs Python overhead under the GIL, which threads would only contend for
-    # (3x slower than one thread): those are checked here; larger ones go to the pool, whose
-    # decoders release the GIL
-    serial, to_decode = [], []
-    for path in paths:
-        (serial if _file_size(path) <= _SERIAL_BYTES else to_decode).append(path)
-    for chunk in _chunked(serial, 4 * _CHUNK):
-        collect(chunk, [_check(p, config) for p in chunk])
+    # a small image costs Python overhead under the GIL, which threads would only contend for
+    # (3x slower than one thread): the first files are checked here, and the others too unless
+    # their images are large enough for the pool's decoders, which release the GIL, to pay
+    first, to_decode = paths[:_CHUNK], paths[_CHUNK:]
+    results = [_check(p, config) for p in first]
+    collect(first, results)
+    pixels = [r[1].size for r in results if isinstance(r, tuple)]
+    if pixels and np.mean(pixels) <= _SERIAL_PIXELS:
+        for chunk in _chunked(to_decode, 4 * _CHUNK):
+            collect(chunk, [_check(p, config) for p in chunk])
+        to_decode = []
     workers = min(4, os.cpu_count() or 1)
     # chunks of files per task: one future per small file costs as much as decoding it
     chunks = _chunked(to_decode, _CHUNK)
@@ -215,13 +219,6 @@ def probe_files(paths, config, on_event=None, should_stop=None):
 @functools.lru_cache(maxsize=32)
 def _dtype_text(dtype):
     return str(dtype)  # numpy builds this string anew each time (~10 us): once per dtype
-
-
-def _file_size(path):
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # checked like any file: _check names the reason
 
 
 def _chunked(items, size):

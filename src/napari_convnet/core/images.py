@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from napari_convnet.core.reading import check_plane, describe_error, layout, read_raw
+from napari_convnet.core.reading import MAX_PIXELS, check_plane, describe_error, layout, read_raw
 from napari_convnet.core.resize import fit_size, pad_to
 from napari_convnet.errors import DatasetError
 
@@ -26,9 +26,8 @@ _RANGE_EPS = 1e-12
 
 def to_syxc(array, axes=None, channel_axis=None):
     """Rearrange a raw array to (S, Y, X, C), S = all stack slices, C = channels (>= 1)."""
-    if array.ndim == 2 and channel_axis is None:  # the common case, without layout's work
-        check_plane(*array.shape, f"an image of shape {array.shape}")
-        return array[None, :, :, None]
+    if array.ndim == 2 and channel_axis is None and 0 < array.size <= MAX_PIXELS:
+        return array[None, :, :, None]  # the common case, without layout's work
     stack, y, x, c = layout(array.shape, axes, channel_axis)
     check_plane(array.shape[y], array.shape[x], f"an image of shape {array.shape}")
     order = (*stack, y, x) + ((c,) if c is not None else ())

@@ -35,6 +35,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # memory with a numpy array (Image.frombuffer), 4 bytes per pixel for colour
 _SIMPLE_PNGS = {(0, 8): ("L", "L", 1), (0, 16): ("I;16B", "I;16", 1),
                 (2, 8): ("RGB", "RGBX", 3), (6, 8): ("RGBA", "RGBA", 4), (4, 8): ("LA", "RGBA", 2)}
+_CHUNK_HEAD, _CRC = struct.Struct(">I4s"), struct.Struct(">I")  # chunk length and type; CRC
 _PNG_DTYPES = {"L": np.uint8, "I;16": np.uint16, "RGBX": np.uint8, "RGBA": np.uint8}
 
 
@@ -203,11 +204,11 @@ def read_png(path):
     while True:
         if pos + 12 > len(data):
             raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
-        length, kind = struct.unpack_from(">I4s", data, pos)
+        length, kind = _CHUNK_HEAD.unpack_from(data, pos)
         end = pos + 12 + length
         if end > len(data):
             raise UnreadableFile(f"truncated file ({kind.decode('latin-1')} chunk cut short)")
-        if zlib.crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if zlib.crc32(view[pos + 4:end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
             raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)

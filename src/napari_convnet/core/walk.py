@@ -162,7 +162,7 @@ def _check(path, config):
     return FileInfo(
         channels=int(stack.shape[-1]),
         slices=int(stack.shape[0]),
-        shape_text="x".join(map(str, raw.shape)),
+        shape_text=_shape_text(raw.shape),
         dtype=_dtype_text(raw.dtype),
         small=stack.shape[1] < height or stack.shape[2] < width,
     ), stack
@@ -219,6 +219,11 @@ def probe_files(paths, config, on_event=None, should_stop=None):
 @functools.lru_cache(maxsize=32)
 def _dtype_text(dtype):
     return str(dtype)  # numpy builds this string anew each time (~10 us): once per dtype
+
+
+@functools.lru_cache(maxsize=256)
+def _shape_text(shape):
+    return "x".join(map(str, shape))  # data sets have few distinct shapes
 
 
 def _chunked(items, size):

@@ -112,7 +112,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4000)
     parser.add_argument("--size", type=int, default=28)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tile", type=int, default=128,
                         help="side of the larger PNGs of the second comparison (input 64x64)")
     parser.add_argument("--stream-child", metavar="ROOT", help=argparse.SUPPRESS)

@@ -254,6 +254,44 @@ def test_stack_rules(tmp_path):
     assert np.array_equal(x[1], first[0])
 
 
+def test_png_reader_edge_files(tmp_path):
+    """A FIFO never blocks reading; damage after the pixel data is left to PIL (which reads
+    such files); a header too short to hold its fields is named."""
+    import struct
+    import threading
+    import zlib
+
+    from napari_convnet.core import reading
+
+    good = _png(tmp_path / "good.png").read_bytes()
+    iend = good.rindex(b"IEND") - 4
+    no_end = tmp_path / "no_end.png"
+    no_end.write_bytes(good[:iend])
+    with Image.open(no_end) as im:
+        np.testing.assert_array_equal(reading.read_raw(no_end)[0], np.asarray(im))
+    chunk = b"IHDR"
+    short = tmp_path / "short_header.png"
+    short.write_bytes(good[:8] + struct.pack(">I", 0) + chunk + struct.pack(">I", zlib.crc32(chunk))
+                      + good[8 + 25:])
+    with pytest.raises(reading.UnreadableFile, match="IHDR chunk too short"):
+        reading.read_raw(short)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe.png"
+        os.mkfifo(fifo)
+        outcome = []
+
+        def read():
+            try:
+                reading.read_raw(fifo)
+            except reading.UnreadableFile as exc:
+                outcome.append(str(exc))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(20)
+        assert outcome == ["empty file (0 bytes)"]
+
+
 @pytest.mark.parametrize(("stack_rule", "normalization"),
                          [("max", "range"), ("middle", "percentile"), ("slices", "range")])
 def test_load_split_matches_reading_each_file(tmp_path, stack_rule, normalization):

@@ -26,7 +26,7 @@ _RANGE_EPS = 1e-12
 
 def to_syxc(array, axes=None, channel_axis=None):
     """Rearrange a raw array to (S, Y, X, C), S = all stack slices, C = channels (>= 1)."""
-    if array.ndim == 2 and channel_axis is None and 0 < array.size <= MAX_PIXELS:
+    if array.ndim == 2 and axes is None and channel_axis is None and 0 < array.size <= MAX_PIXELS:
         return array[None, :, :, None]  # the common case, without layout's work
     stack, y, x, c = layout(array.shape, axes, channel_axis)
     check_plane(array.shape[y], array.shape[x], f"an image of shape {array.shape}")

@@ -36,6 +36,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SIMPLE_PNGS = {(0, 8): ("L", "L", 1), (0, 16): ("I;16B", "I;16", 1),
                 (2, 8): ("RGB", "RGBX", 3), (6, 8): ("RGBA", "RGBA", 4), (4, 8): ("LA", "RGBA", 2)}
 _CHUNK_HEAD, _CRC = struct.Struct(">I4s"), struct.Struct(">I")  # chunk length and type; CRC
+_IHDR = struct.Struct(">IIBBBBB")  # width, height, bit depth, colour type, methods, interlace
 _PNG_DTYPES = {"L": np.uint8, "I;16": np.uint16, "RGBX": np.uint8, "RGBA": np.uint8}
 
 
@@ -202,19 +203,32 @@ def read_png(path):
     # a dozen struct reads instead of PIL's plugin machinery
     pos, header, pixels, view = 8, None, [], memoryview(data)  # slices of a view: no copies
     while True:
+        # damage after the pixel data (a missing IEND, a bad trailing chunk): PIL decides
+        after_pixels = bool(pixels)
         if pos + 12 > len(data):
+            if after_pixels:
+                return None
             raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
         length, kind = _CHUNK_HEAD.unpack_from(data, pos)
         end = pos + 12 + length
+        after_pixels = after_pixels and kind != b"IDAT"
         if end > len(data):
+            if after_pixels:
+                return None
             raise UnreadableFile(f"truncated file ({kind.decode('latin-1')} chunk cut short)")
         if zlib.crc32(view[pos + 4:end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
+            if after_pixels:
+                return None
             raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
         if kind == b"IHDR":
-            width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
+            if length < 13:
+                raise UnreadableFile("damaged file (IHDR chunk too short)")
+            width, height, depth, color, compression, filtering, interlace = _IHDR.unpack_from(
+                data, pos + 8)
             check_plane(height, width)
             layout_ = _SIMPLE_PNGS.get((color, depth))
-            header = (height, width, data[pos + 20]) if layout_ else None  # + interlace method
+            standard = compression == 0 and filtering == 0 and interlace in (0, 1)
+            header = (height, width, interlace) if layout_ and standard else None
         elif kind == b"IDAT":
             pixels.append(view[pos + 8:end - 4])
         elif kind in (b"tRNS", b"PLTE"):
@@ -244,8 +258,11 @@ def _read_if_png(path):
 
     Unbuffered system calls: Python's buffered file object costs more than reading a small file.
     """
-    fd = os.open(path, os.O_RDONLY)
+    # binary on Windows; a FIFO must not block the open (it is no PNG: read_raw says why)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         data = os.read(fd, _FIRST_READ)
         if not data.startswith(_PNG_SIGNATURE):
             return None  # never read a large TIFF whole just to look at it
@@ -284,8 +301,10 @@ def _decode_into(out, mode, raw_mode, interlace, pixels):
                 raise ValueError("cannot decode image data")
             return
     # frombuffer shares out's memory: the decoder writes straight into the array
-    Image.frombuffer(mode, size, out, "raw", mode, 0, 1).frombytes(
-        pixels, "zip", raw_mode, interlace)
+    image = Image.frombuffer(mode, size, out, "raw", mode, 0, 1)
+    image.frombytes(pixels, "zip", raw_mode, interlace)
+    if not image.readonly:  # a Pillow that copied the buffer before writing: copy back
+        out[...] = np.asarray(image).reshape(out.shape)
 
 
 _CORE_DECODE = True

@@ -18,8 +18,8 @@ from napari_convnet.errors import DatasetError, JobStopped
 
 _SPLIT_FOLDERS = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
 _CHUNK = 32
-# mean pixels per file, over the first _CHUNK files, up to which all files are checked in the
-# indexing thread (see probe_files)
+# mean values (pixels x channels x slices) per file, over the first _CHUNK files, up to which
+# all files are checked in the indexing thread (see probe_files)
 _SERIAL_PIXELS = 64 * 64
 # Indexing decodes every file anyway; keeping the arrays up to this many bytes spares small
 # data sets, where per-file overhead dominates, a second read in the first epoch.

@@ -203,23 +203,20 @@ def read_png(path):
     # a dozen struct reads instead of PIL's plugin machinery
     pos, header, pixels, view = 8, None, [], memoryview(data)  # slices of a view: no copies
     while True:
-        # damage after the pixel data (a missing IEND, a bad trailing chunk): PIL decides
-        after_pixels = bool(pixels)
+        kind, reason = None, None
         if pos + 12 > len(data):
-            if after_pixels:
-                return None
-            raise UnreadableFile(f"truncated file ({len(data)} bytes, no IEND chunk)")
-        length, kind = _CHUNK_HEAD.unpack_from(data, pos)
-        end = pos + 12 + length
-        after_pixels = after_pixels and kind != b"IDAT"
-        if end > len(data):
-            if after_pixels:
-                return None
-            raise UnreadableFile(f"truncated file ({kind.decode('latin-1')} chunk cut short)")
-        if zlib.crc32(view[pos + 4:end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
-            if after_pixels:
-                return None
-            raise UnreadableFile(f"damaged file (CRC error in {kind.decode('latin-1')} chunk)")
+            reason = f"truncated file ({len(data)} bytes, no IEND chunk)"
+        else:
+            length, kind = _CHUNK_HEAD.unpack_from(data, pos)
+            end = pos + 12 + length
+            if end > len(data):
+                reason = f"truncated file ({kind.decode('latin-1')} chunk cut short)"
+            elif zlib.crc32(view[pos + 4:end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
+                reason = f"damaged file (CRC error in {kind.decode('latin-1')} chunk)"
+        if reason is not None:
+            if pixels and kind != b"IDAT":
+                return None  # damage after the pixel data (no IEND, a bad trailer): PIL decides
+            raise UnreadableFile(reason)
         if kind == b"IHDR":
             if length < 13:
                 raise UnreadableFile("damaged file (IHDR chunk too short)")

@@ -20,7 +20,7 @@ _SPLIT_FOLDERS = {"train": "train", "val": "validation", "validation": "validati
 _CHUNK = 32
 # mean values (pixels x channels x slices) per file, over the first _CHUNK files, up to which
 # all files are checked in the indexing thread (see probe_files)
-_SERIAL_PIXELS = 64 * 64
+_SERIAL_VALUES = 64 * 64
 # Indexing decodes every file anyway; keeping the arrays up to this many bytes spares small
 # data sets, where per-file overhead dominates, a second read in the first epoch.
 DECODED_BUDGET = 256 * 2**20
@@ -197,8 +197,8 @@ def probe_files(paths, config, on_event=None, should_stop=None):
     first, to_decode = paths[:_CHUNK], paths[_CHUNK:]
     results = [_check(p, config) for p in first]
     collect(first, results)
-    pixels = [r[1].size for r in results if isinstance(r, tuple)]
-    if pixels and np.mean(pixels) <= _SERIAL_PIXELS:
+    values = [r[1].size for r in results if isinstance(r, tuple)]
+    if values and np.mean(values) <= _SERIAL_VALUES:
         for chunk in _chunked(to_decode, 4 * _CHUNK):
             collect(chunk, [_check(p, config) for p in chunk])
         to_decode = []

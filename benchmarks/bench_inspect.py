@@ -52,7 +52,8 @@ def main():
     options = {"weights": "random"} if args.preset in ("vgg16", "mobilenetv2") else {}
     model = presets.build_model(args.preset, shape, 2, **options)
     meta = {"class_names": ["a", "b"], "input_shape": list(shape),
-            "data_config": DataConfig(image_size=shape[:2], channels=1).to_dict()}
+            "data_config": DataConfig(image_size=shape[:2], channels=1,
+                                      levels=((0.0, 255.0),)).to_dict()}
     layer = next(r["name"] for r in inspection.list_layers(model) if r["kind"] == "conv"
                  and r["name"] != "channel_adapter")
     rng = np.random.default_rng(0)

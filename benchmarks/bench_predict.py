@@ -61,7 +61,8 @@ def main():
 
     size, batch = args.input, args.batch_size
     model = build_model(args.preset, (size, size, 1), 2)
-    config = DataConfig(image_size=(size, size), channels=1, stack_rule="slices")
+    config = DataConfig(image_size=(size, size), channels=1, stack_rule="slices",
+                        levels=((0.0, 255.0),))
     meta = {"class_names": ["a", "b"], "input_shape": [size, size, 1],
             "data_config": config.to_dict()}
     gpus = [g.name for g in tf.config.list_physical_devices("GPU")]

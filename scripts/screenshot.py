@@ -83,9 +83,11 @@ def _digits_model():
     """Train course-cnn on the bundled digits in the engine (the current model)."""
     from napari_convnet._sample_data import digits_folder
 
+    # a scratch bundle the script re-makes on every run: replaced on purpose
     get_engine().call("train", root=digits_folder(), preset="course-cnn",
                       data_config={"image_size": [28, 28]}, train_config={"epochs": 15},
-                      out=str(Path.home() / "napari-convnet" / "screenshots" / "digits.keras"))
+                      out=str(Path.home() / "napari-convnet" / "screenshots" / "digits.keras"),
+                      overwrite=True)
     return digits_folder()
 
 

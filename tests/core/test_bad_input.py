@@ -94,7 +94,8 @@ def bundle(tmp_path_factory):
 
     path = str(tmp_path_factory.mktemp("bundle") / "model.keras")
     meta = {"class_names": list(C.CLASSES), "input_shape": [SIZE, SIZE, 1],
-            "data_config": {**config().to_dict(), "channels": 1}, "preset": "course-cnn"}
+            "data_config": {**config().to_dict(), "channels": 1, "levels": [[0.0, 255.0]]},
+            "preset": "course-cnn"}
     save_bundle(presets.build_model("course-cnn", (SIZE, SIZE, 1), 2), path, meta)
     return path
 
@@ -556,11 +557,11 @@ def test_disk_full_train(tmp_path, capsys, bundle, monkeypatch):
     monkeypatch.setattr(keras.Model, "save", lambda self, path, **kw: _disk_full(path))
     message = core_error([str(out), "No space left on device", "previous file is unchanged"],
                          train_from_folder, root, "dense-2x10", config(), train_config(),
-                         out=out)
+                         out=out, overwrite=True)
     record("full disk (ENOSPC while saving)", "train (core)",
            message.replace(str(out.parent), "<out>"))
     message = cli_error(capsys, [str(out), "No space left"], "train", root, *TRAIN_ARGS,
-                        "--out", out)
+                        "--out", out, "--overwrite")
     record("full disk (ENOSPC while saving)", "train (CLI)",
            "exit 2: " + message.replace(str(out.parent), "<out>"))
     assert snapshot(out.parent) == before  # the old bundle intact, no temporary file left
@@ -643,7 +644,8 @@ def test_model_file(tmp_path, capsys, bad_model, bundle, request):
                          model=path).replace(path, "<file>")
     record(case, "train (core)", f"train_from_folder(model=<file>): {message}")
     for surface, argv in (
-            ("train (CLI)", ("train", root, "--continue", path, "--epochs", 1, "--out", out)),
+            ("train (CLI)", ("train", root, "--continue", path, "--epochs", 1, "--out", out,
+                             "--overwrite")),
             ("inspect (CLI)", ("inspect", path, "--list-layers")),
             ("classify (CLI)", ("predict", path, image))):
         message = cli_error(capsys, needles, *argv).replace(path, "<file>")

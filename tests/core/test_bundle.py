@@ -88,11 +88,11 @@ def test_killed_save_leaves_old_file_intact(tmp_path, model):
 
 
 def test_lambda_layer_refused(tmp_path):
-    inputs = keras.Input((4,))
-    outputs = keras.layers.Lambda(lambda t: t * 2)(inputs)
+    inputs = keras.Input((4, 4, 1))
+    outputs = keras.layers.Flatten()(keras.layers.Lambda(lambda t: t * 2)(inputs))
     unsafe = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(outputs))
     path = tmp_path / "unsafe.keras"
-    save_bundle(unsafe, path, {"class_names": ["a", "b"], "input_shape": [4],
+    save_bundle(unsafe, path, {"class_names": ["a", "b"], "input_shape": [4, 4, 1],
                                "data_config": {}})
     with pytest.raises(ModelError, match="Lambda layer.*arbitrary code"):
         load_bundle(path)

@@ -26,7 +26,8 @@ def files(tmp_path_factory):
     keras.utils.set_random_seed(0)
     model = presets.build_model("course-cnn", (28, 28, 1), 2)
     meta = {"class_names": ["dark", "light"], "input_shape": [28, 28, 1],
-            "data_config": DataConfig(image_size=(28, 28), channels=1).to_dict()}
+            "data_config": DataConfig(image_size=(28, 28), channels=1,
+                                      levels=((0.0, 255.0),)).to_dict()}
     save_bundle(model, root / "cnn.keras", meta)
     image = np.random.default_rng(0).integers(0, 255, (50, 40), dtype=np.uint8)
     Image.fromarray(image).save(root / "image.png")

@@ -39,7 +39,7 @@ def _flat(root, classes=("cat", "dog"), n=5, shape=(12, 10)):
 
 
 def _config(**kwargs):
-    return DataConfig(**{"image_size": (8, 8), **kwargs})
+    return DataConfig(**{"image_size": (8, 8), "normalization": "percentile", **kwargs})
 
 
 @pytest.mark.parametrize("kwargs, text", [

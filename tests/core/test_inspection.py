@@ -6,13 +6,14 @@ import pytest
 
 from napari_convnet.core import inspection, presets
 from napari_convnet.core.data import DataConfig
-from napari_convnet.errors import DatasetError, ModelError
+from napari_convnet.errors import ModelError
 
 BACKBONE = "mobilenetv2_backbone"
 
 
 def _meta(shape, classes, **config):
-    config = DataConfig(image_size=shape[:2], channels=shape[2], **config)
+    config = DataConfig(image_size=shape[:2], channels=shape[2],
+                        **{"normalization": "percentile", **config})
     return {"class_names": [f"c{i}" for i in range(classes)], "input_shape": list(shape),
             "data_config": config.to_dict()}
 
@@ -153,8 +154,10 @@ def test_feature_map_requests_that_cannot_work_are_refused(cnn, monkeypatch):
     with pytest.raises(ModelError, match="no spatial feature maps.*flatten"):
         inspection.feature_maps(model, meta, image, "dense1")
     any_channels = {**meta, "data_config": {**meta["data_config"], "channels": None}}
-    with pytest.raises(DatasetError, match="1 channel.*has 3"):
-        inspection.feature_maps(model, any_channels, np.zeros((40, 40, 3)), "conv1")
+    # a colour image becomes grey for a grey model, as in prediction
+    colour = inspection.feature_maps(model, any_channels, np.zeros((40, 40, 3)), "conv1")
+    assert colour["maps"].shape[1:] == inspection.feature_maps(model, meta, image,
+                                                               "conv1")["maps"].shape[1:]
     with pytest.raises(ModelError, match="too small"):
         inspection.feature_maps(model, meta, np.zeros((8, 8)), "conv3")
     monkeypatch.setattr(inspection, "MAX_MAP_BYTES", 100_000)

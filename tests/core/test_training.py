@@ -128,9 +128,10 @@ def test_train_from_folder_writes_bundle_and_run_records(tmp_path):
     _, again, _ = train_from_folder(data, "dense-2x10", data_config, config)
     assert again["history"] == meta["history"]  # seeded: same data, same run
 
-    # continue the bundle: epochs continue, history grows, preprocessing is the bundle's
+    # continue the bundle into its own file (asked for): epochs continue, history grows,
+    # preprocessing is the bundle's
     _, meta2, result2 = train_from_folder(data, None, {"seed": 1337}, config, out=out,
-                                          model=out)
+                                          model=out, overwrite=True)
     assert result2.initial_epoch == 2 and meta2["epochs"] == 4
     assert meta2["history"]["loss"][:2] == meta["history"]["loss"]
     with pytest.raises(ModelError, match="other preprocessing"):

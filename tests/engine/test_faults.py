@@ -122,8 +122,8 @@ def _kill_during(engine, job, event, good, digest):
 
 def test_sigkill_during_training_keeps_the_saved_bundle(engine, bundle):
     root, good, digest = bundle
-    # retrain into the same path: the kill must not damage what was saved there before
-    job = engine.submit("train", **_train_kwargs(root, good, epochs=500))
+    # retrain into the same path (explicitly): the kill must not damage what was saved there
+    job = engine.submit("train", **_train_kwargs(root, good, epochs=500), overwrite=True)
     _kill_during(engine, job, "epoch", good, digest)
 
 
@@ -145,11 +145,13 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
     # kill at once, as soon as the temporary file appears (mid-write), and late
     for delay in (0.0, "mid-write", 0.4):
         engine.call("load_model", path=str(good), timeout=START_TIMEOUT)
-        engine.call("save_model", path=str(target), timeout=60)  # the previously saved bundle
+        # the previously saved bundle (replaced explicitly: saving never replaces silently)
+        engine.call("save_model", path=str(target), overwrite=True, timeout=60)
         before = _digest(target)
         engine.call("train", timeout=120, root=str(root), out=None, continue_current=True,
                     data_config={"seed": 1}, train_config={"epochs": 1, "batch_size": 4})
-        job = engine.submit("save_model", path=str(target))  # one more epoch: other weights
+        # one more epoch: other weights
+        job = engine.submit("save_model", path=str(target), overwrite=True)
         if delay == "mid-write":
             deadline = time.monotonic() + 10
             while not _leftovers(tmp_path) and not job.done and time.monotonic() < deadline:
@@ -210,7 +212,7 @@ def test_out_of_memory_under_a_memory_limit_is_a_clear_error(bundle):
 
 def test_frozen_engine_is_terminated_by_stop_job(engine, bundle):
     root, good, digest = bundle
-    job = engine.submit("train", **_train_kwargs(root, good, epochs=500))
+    job = engine.submit("train", **_train_kwargs(root, good, epochs=500), overwrite=True)
     _first_event(job, "epoch")
     first_pid = engine.pid
     os.kill(first_pid, signal.SIGSTOP)  # frozen: ignores stop, sends nothing

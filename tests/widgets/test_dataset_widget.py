@@ -22,7 +22,7 @@ def test_scan_shows_summary_and_bad_files_then_samples_become_a_layer(
     _, widget = viewer.window.add_plugin_dock_widget("napari-convnet", "Dataset")
     _write_folder(tmp_path / "data")
     widget.folder.value = tmp_path / "data"
-    widget.image_height.value = widget.image_width.value = 16
+    assert widget.auto_size.value and not widget.image_height.enabled  # the default: auto
 
     widget.scan.clicked()
     qtbot.waitUntil(lambda: widget.last_summary is not None, timeout=START_MS)
@@ -31,19 +31,26 @@ def test_scan_shows_summary_and_bad_files_then_samples_become_a_layer(
     assert sum(summary["totals"].values()) == 12
     assert "broken.png" in widget.summary.value
     assert "2 classes" in widget.summary.value
+    assert "image size auto: every image is 20×20 → 20×20" in widget.summary.value
+    assert "dataset levels (per channel)" in widget.summary.value
 
     widget.per_class.value = 3
     widget.open_samples.clicked()
     qtbot.waitUntil(lambda: any(layer.name.startswith("samples") for layer in viewer.layers),
                     timeout=60_000)
     layer = next(layer for layer in viewer.layers if layer.name.startswith("samples"))
-    assert layer.data.shape == (6, 16, 16)
+    assert layer.data.shape == (6, 20, 20)
     assert layer.metadata["classes"] == ["bright"] * 3 + ["dim"] * 3
-    # per-image percentile normalisation (the default): 1 % → 0 and 99.8 % → 1 in every plane,
-    # although the raw "bright" images are ~160 grey levels above the "dim" ones
-    for plane in layer.data:
-        assert abs(np.percentile(plane, 1)) < 0.1
-        assert abs(np.percentile(plane, 99.8) - 1) < 0.1
+    # dataset normalisation (the default): one mapping for all images, so the "bright" images
+    # stay ~160 grey levels above the "dim" ones: near 1 and near 0 on the 0-1 scale
+    means = layer.data.mean(axis=(1, 2))
+    assert means[:3].min() > 0.8 and means[3:].max() < 0.2
+
+    # a size typed in replaces the data's own
+    widget.auto_size.value = False
+    widget.image_height.value = widget.image_width.value = 16
+    widget.scan.clicked()
+    qtbot.waitUntil(lambda: "model input 16×16×1" in widget.summary.value, timeout=60_000)
 
     # re-running updates the same layer instead of adding another
     widget.open_samples.clicked()

@@ -111,7 +111,12 @@ def test_killed_engine_while_training(make_napari_viewer, qtbot, tmp_path):
     viewer, engine_dock, train = _open(make_napari_viewer, tmp_path)
     good, digest = _saved_bundle(qtbot, train, tmp_path)
 
-    _train(qtbot, train, good, 500)  # retrain into the same file, then kill the engine
+    # continue into the same file (the one way the dock writes over a bundle), then kill
+    train.replace_own.value = True
+    train.epochs.value = 500
+    train.continue_button.clicked()
+    qtbot.waitUntil(lambda: not train.train_button.enabled, timeout=2000)
+    assert "replacing the model's own file good.keras" in train.status.value
     qtbot.waitUntil(lambda: len(train.curves.live.get("loss", ())) >= 1, timeout=TRAIN_MS)
     pid = train.engine.pid
     os.kill(pid, signal.SIGKILL)

@@ -1,6 +1,8 @@
 """The Train dock in a real viewer with a real engine: train, curves, stop, continue, load, runs."""
 
 import csv
+import hashlib
+import json
 
 import numpy as np
 from PIL import Image
@@ -138,3 +140,50 @@ def test_bad_folder_is_a_notification_and_the_dock_stays_usable(make_napari_view
     assert widget.current is None
     assert "one" in widget.status.value
     assert widget.train_button.enabled and not widget.stop_button.enabled
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run_and_wait(qtbot, widget, button):
+    button.clicked()
+    qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
+    _wait_idle(qtbot, widget)
+    assert widget.current is not None, widget.status.value
+
+
+def test_a_second_run_never_replaces_the_first_bundle(make_napari_viewer, qtbot, tmp_path):
+    viewer, widget = _open(make_napari_viewer, tmp_path)
+    widget.epochs.value = 1
+    models = tmp_path / "models"
+    first, second = models / "m.keras", models / "m-2.keras"
+    widget.out.value = first
+    _run_and_wait(qtbot, widget, widget.train_button)
+    assert widget.current["path"] == str(first)
+    kept = _digest(first)
+
+    # 'Save model to' still names the first bundle: the run goes to the next free name
+    _run_and_wait(qtbot, widget, widget.train_button)
+    assert widget.current["path"] == str(second) and str(widget.out.value) == str(second)
+    assert "m.keras exists and is kept: saving to m-2.keras" in widget.status.value
+    assert _digest(first) == kept
+    for bundle in (first, second):
+        record = json.loads((models / f"{bundle.stem}.run.json").read_text())
+        assert record["model"] == str(bundle)
+    qtbot.waitUntil(lambda: widget.runs.rowCount() == 2, timeout=60_000)
+    assert sorted(widget.runs.item(r, 0).text() for r in range(2)) == ["m", "m-2"]
+
+    # continuing into the model's own file: only when asked for
+    widget.replace_own.value = True
+    _run_and_wait(qtbot, widget, widget.continue_button)
+    assert widget.current["path"] == str(second) and widget.current["meta"]["epochs"] == 2
+    assert "replacing the model's own file m-2.keras" in widget.status.value
+    assert _digest(first) == kept and not (models / "m-3.keras").exists()
+
+    # Save to an existing file: the next free name as well
+    widget.out.value = first
+    widget.save_button.clicked()
+    third = models / "m-3.keras"
+    qtbot.waitUntil(lambda: widget.current["path"] == str(third), timeout=60_000)
+    assert third.is_file() and _digest(first) == kept and str(widget.out.value) == str(third)

@@ -1,5 +1,7 @@
 """Small layout helpers shared by the docks."""
 
+import weakref
+
 from magicgui.widgets import Container
 from qtpy.QtCore import QEvent, QObject
 
@@ -38,6 +40,46 @@ class ScrollingDock(Container):
     @property
     def native(self):
         return self.root_native_widget
+
+
+class _OnRemoved(QObject):
+    """Call ``fire`` when ``widget`` leaves the dock it was put in (see :func:`when_removed`)."""
+
+    def __init__(self, widget, fire):
+        super().__init__(widget)
+        self._fire = fire
+        self._docked = widget.parent() is not None
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.ParentChange:
+            if obj.parent() is not None:
+                self._docked = True
+            elif self._docked:  # napari's remove_dock_widget un-parents the dock's content
+                self._fire()
+        return False
+
+
+def when_removed(widget, callback):
+    """Run ``callback()`` when the dock holding ``widget`` (a QWidget) is closed and removed.
+
+    ``callback`` is a bound method, held weakly.
+
+    napari removes a dock by taking its content out of it (``setParent(None)``); the content
+    may live on, so connections to the viewer must be cut then, not when Python collects it.
+    """
+    # weakly: the Qt connection below must not keep the dock alive
+    pending = [weakref.WeakMethod(callback)]
+
+    def fire(*_):
+        method = pending.pop()() if pending else None
+        if method is not None:
+            method()
+
+    # a plain function, not a method of the filter: Qt deletes the filter (a child) before
+    # it emits ``destroyed``
+    widget.destroyed.connect(fire)
+    return _OnRemoved(widget, fire)
 
 
 def qt_section(qwidget):

@@ -5,6 +5,7 @@ The train widget embeds it as its data section.
 """
 
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
     FileEdit,
@@ -18,6 +19,20 @@ from napari.utils.notifications import show_error
 from napari_convnet._layers import add_or_update, samples_layer
 from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet.options import (
+    AUTO,
+    AUTO_MAX_SIDE,
+    DATA_DEFAULTS,
+    IMAGE_SIDE,
+    NORMALIZATIONS,
+    RESIZE_MODES,
+    STACK_RULES,
+)
+
+_NORMALIZATION_TIP = (
+    "dataset: fixed levels measured on the training images (1–99.8 %) → 0–1, the same for "
+    "every image, tile and object (keeps brightness differences between classes); "
+    "percentile: each image stretched on its own; range: ÷255 or ÷65535; none")
 
 
 def format_summary(summary):
@@ -32,6 +47,11 @@ def format_summary(summary):
     lines.append(f"shapes seen: {shapes}")
     lines.append(f"dtypes seen: {dtypes}; model input "
                  f"{summary['image_size'][0]}×{summary['image_size'][1]}×{summary['channels']}")
+    if summary.get("image_size_rule"):
+        lines.append(f"image size {summary['image_size_rule']}")
+    if summary.get("levels"):
+        levels = ", ".join(f"{lo:.4g}–{hi:.4g}" for lo, hi in summary["levels"])
+        lines.append(f"dataset levels (per channel) {levels} → 0–1")
     imbalance = summary["imbalance"]
     if imbalance["imbalanced"]:
         lines.append(f"imbalanced: {imbalance['largest']} has {imbalance['ratio']}× the images "
@@ -57,32 +77,42 @@ class DatasetWidget(Container):
         self.folder = FileEdit(mode="d", label="Data folder", tooltip=(
             "One subfolder per class, or train/ val/ test/ folders each holding class folders."))
         self.use_digits = PushButton(text="Use the bundled digits sample")
-        self.image_height = SpinBox(value=64, min=4, max=4096, label="Image height")
-        self.image_width = SpinBox(value=64, min=4, max=4096, label="Image width")
-        self.normalization = ComboBox(value="percentile", choices=["percentile", "range", "none"],
-                                      label="Normalisation", tooltip=(
-            "percentile: per image, 1–99.8 % → 0–1 (microscopy); range: ÷255 or ÷65535; none"))
-        self.resize = ComboBox(value="pad", choices=["pad", "crop", "stretch"], label="Resize",
+        self.auto_size = CheckBox(value=DATA_DEFAULTS["image_size"] == AUTO,
+                                  text="Image size from the data", tooltip=(
+            "The images' own size when they share one, else the median size; longest side at "
+            f"most {AUTO_MAX_SIDE}. The size chosen is shown after a scan."))
+        self.image_height = SpinBox(value=64, min=IMAGE_SIDE[0], max=IMAGE_SIDE[1],
+                                    label="Image height")
+        self.image_width = SpinBox(value=64, min=IMAGE_SIDE[0], max=IMAGE_SIDE[1],
+                                   label="Image width")
+        self.normalization = ComboBox(value=DATA_DEFAULTS["normalization"],
+                                      choices=list(NORMALIZATIONS), label="Normalisation",
+                                      tooltip=_NORMALIZATION_TIP)
+        self.resize = ComboBox(value=DATA_DEFAULTS["resize"], choices=list(RESIZE_MODES),
+                               label="Resize",
                                tooltip="Keep the aspect ratio by padding or cropping, or stretch")
-        self.stack_rule = ComboBox(value="max", choices=["max", "middle", "slices"],
+        self.stack_rule = ComboBox(value=DATA_DEFAULTS["stack_rule"], choices=list(STACK_RULES),
                                    label="Z/T stacks", tooltip=(
             "max projection, middle slice, or every slice as its own sample"))
-        self.validation_split = FloatSpinBox(value=0.2, min=0.05, max=0.9, step=0.05,
-                                             label="Validation split")
-        self.seed = SpinBox(value=1337, min=0, max=2**31 - 1, label="Seed")
+        self.validation_split = FloatSpinBox(value=DATA_DEFAULTS["validation_split"], min=0.05,
+                                             max=0.9, step=0.05, label="Validation split")
+        self.seed = SpinBox(value=DATA_DEFAULTS["seed"], min=0, max=2**31 - 1, label="Seed")
         self.scan = PushButton(text="Scan folder")
         self.open_samples = PushButton(text="Open samples as layer")
         self.per_class = SpinBox(value=4, min=1, max=100, label="Samples per class")
         self.summary = TextEdit(value="", label="Summary")
         self.summary.read_only = True
         self.extend([
-            self.folder, self.use_digits, self.image_height, self.image_width, self.normalization,
+            self.folder, self.use_digits, self.auto_size, self.image_height, self.image_width,
+            self.normalization,
             self.resize, self.stack_rule, self.validation_split, self.seed, self.scan,
             self.per_class, self.open_samples, self.summary,
         ])
         self.last_summary = None
         self.task = None
         self.use_digits.changed.connect(self._use_digits)
+        self.auto_size.changed.connect(self._size_mode)
+        self._size_mode()
         self.scan.changed.connect(self.start_scan)
         self.open_samples.changed.connect(self.start_samples)
 
@@ -94,7 +124,8 @@ class DatasetWidget(Container):
     def config(self):
         """The chosen preprocessing as a ``DataConfig`` dict."""
         return {
-            "image_size": [int(self.image_height.value), int(self.image_width.value)],
+            "image_size": AUTO if self.auto_size.value else
+            [int(self.image_height.value), int(self.image_width.value)],
             "normalization": self.normalization.value,
             "resize": self.resize.value,
             "stack_rule": self.stack_rule.value,
@@ -104,7 +135,10 @@ class DatasetWidget(Container):
 
     def _use_digits(self):
         self.folder.value = digits_folder()
-        self.image_height.value = self.image_width.value = 28
+        self.auto_size.value = True
+
+    def _size_mode(self):
+        self.image_height.enabled = self.image_width.enabled = not self.auto_size.value
 
     def _busy(self, busy):
         self.scan.enabled = self.open_samples.enabled = not busy

@@ -30,6 +30,8 @@ from napari_convnet._widgets.dataset_widget import DatasetWidget
 from napari_convnet._widgets.engine_widget import device_badge
 from napari_convnet._widgets.runs_table import RunsTable, options_text
 from napari_convnet.engine import get_engine
+from napari_convnet.filenames import free_bundle_path
+from napari_convnet.options import AUTO
 
 PRESETS = ("course-cnn", "dense-2x10", "dense-3x15", "vgg1", "vgg2", "vgg3", "vgg16",
            "mobilenetv2")
@@ -83,7 +85,13 @@ class TrainWidget(ScrollingDock):
                                       label="Early stopping (0 = off)")
         self.class_weights = CheckBox(value=False, text="class weights (imbalanced data)")
         self.out = FileEdit(mode="w", filter="*.keras", label="Save model to",
-                            tooltip="Empty: a new file in <data>-models beside the data folder")
+                            tooltip="Empty: a new file in <data>-models beside the data folder. "
+                                    "An existing file is never replaced: the run is saved to "
+                                    "the next free name (model-2.keras, ...)")
+        self.replace_own = CheckBox(
+            value=False, text="Continue training replaces the model's own file",
+            tooltip="Off: the continued model is saved to 'Save model to' (or the next free "
+                    "name), and the model it started from is kept")
         self.train_button = PushButton(text="Train")
         self.continue_button = PushButton(text="Continue training")
         self.stop_button = PushButton(text="Stop (keep best weights)", enabled=False)
@@ -101,7 +109,7 @@ class TrainWidget(ScrollingDock):
             self.data, self.preset, self.dropout, self.batchnorm, self.augment, self.l2,
             self.fine_tune, self.weights, self.summary_button, self.param_count, self.layers,
             self.epochs, self.batch_size, self.optimizer, self.learning_rate,
-            self.early_stopping, self.class_weights, self.out,
+            self.early_stopping, self.class_weights, self.out, self.replace_own,
             Container(widgets=[self.train_button, self.continue_button, self.stop_button],
                       layout="horizontal", labels=False),
             self.load_path,
@@ -114,6 +122,7 @@ class TrainWidget(ScrollingDock):
         for label in (self.status, self.device, self.param_count):
             label.native.setWordWrap(True)
         self.task = self.runs_task = None
+        self._save_note = ""  # what the last run's save did differently from 'Save model to'
         self.current = None  # {"meta", "path"} of the engine's current model
         self.session_models = []
         self.preset.changed.connect(self._preset_changed)
@@ -169,12 +178,40 @@ class TrainWidget(ScrollingDock):
         }
 
     def output_path(self):
-        """Where the next training saves its bundle (chosen, or a new default file)."""
+        """Where the next training is asked to save its bundle (chosen, or a new default file).
+
+        :meth:`bundle_destination` turns it into the file actually written.
+        """
         chosen = str(self.out.value)
         if chosen not in ("", "."):
             return chosen if chosen.endswith(".keras") else chosen + ".keras"
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return str(models_folder(self.data.root) / f"{self.preset.value}-{stamp}.keras")
+
+    def bundle_destination(self, continue_current=False, wanted=None):
+        """The file a run (or Save) writes, whether it replaces that file, and a note for the user.
+
+        A run never replaces an existing bundle silently: when the wanted file exists, the
+        next free name (``model-2.keras``, ...) is used and put in 'Save model to'. The one
+        exception is continuing the current model with "Continue training replaces the
+        model's own file" ticked: then the model's own bundle is replaced.
+
+        Returns
+        -------
+        tuple
+            ``(path, overwrite, note)``; ``note`` is "" when the wanted file is written.
+        """
+        own = (self.current or {}).get("path")
+        if continue_current and self.replace_own.value and own:
+            return own, True, f"replacing the model's own file {os.path.basename(own)} (asked for)"
+        wanted = wanted or self.output_path()
+        path = free_bundle_path(wanted)
+        if path == wanted:
+            return path, False, ""
+        if str(self.out.value) not in ("", "."):
+            self.out.value = path
+        return path, False, (f"{os.path.basename(wanted)} exists and is kept: saving to "
+                             f"{os.path.basename(path)}")
 
     # -- model summary ------------------------------------------------------------------
     def show_model_summary(self):
@@ -185,7 +222,8 @@ class TrainWidget(ScrollingDock):
             self.data.start_scan()
             self.data.task.worker.finished.connect(self._summary_after_scan)
             return
-        shape = [*self.data.config()["image_size"], summary["channels"]]
+        size = self.data.config()["image_size"]
+        shape = [*(summary["image_size"] if size == AUTO else size), summary["channels"]]
         self.task = EngineTask(
             "preset_info", {"name": self.preset.value, "input_shape": shape,
                             "num_classes": len(summary["class_names"]),
@@ -218,9 +256,9 @@ class TrainWidget(ScrollingDock):
         if continue_current and self.current is None:
             show_error("There is no current model to continue: train or load one first.")
             return
-        out = self.output_path()
+        out, overwrite, self._save_note = self.bundle_destination(continue_current)
         kwargs = {"root": self.data.root, "train_config": self.train_config(), "out": out,
-                  "continue_current": continue_current}
+                  "continue_current": continue_current, "overwrite": overwrite}
         if continue_current:
             history = self.current["meta"].get("history", {})
             label = f"{self.current['meta'].get('preset')} (continued)"
@@ -234,7 +272,10 @@ class TrainWidget(ScrollingDock):
                           preset_options=self.preset_options())
         planned = len((history or {}).get("loss", [])) + int(self.epochs.value)
         self.curves.start_live(label, history, caption="starting…", epochs=planned)
-        self.status.value = f"Training → {out}"
+        self.status.value = f"Training → {out}" + (f" ({self._save_note})" if self._save_note
+                                                   else "")
+        if self._save_note:
+            show_info(f"Training: {self._save_note}.")
         self._busy(True)
         self.task = EngineTask("train", kwargs, "Training", on_event=self._train_event,
                                on_result=self._trained, on_error=self._failed,
@@ -264,7 +305,8 @@ class TrainWidget(ScrollingDock):
         best = value["result"].get("best_val_accuracy")
         how = "stopped; best weights kept" if stopped else "done"
         acc = "" if best is None else f", best validation accuracy {100 * best:.1f} %"
-        self.status.value = f"Training {how}{acc}. Saved {value['path']}"
+        note = f" ({self._save_note})" if self._save_note else ""
+        self.status.value = f"Training {how}{acc}. Saved {value['path']}{note}"
         self.session_models.append(value["path"])
         show_info(self.status.value)
         self.refresh_runs()
@@ -296,14 +338,21 @@ class TrainWidget(ScrollingDock):
         self.refresh_runs()
 
     def save_model(self):
-        """Save the current model to the 'Save model to' path."""
-        path = str(self.out.value)
-        if path in ("", "."):
+        """Save the current model to the 'Save model to' path, or its next free name."""
+        chosen = str(self.out.value)
+        if chosen in ("", "."):
             show_error("Choose a file in 'Save model to' first.")
             return
+        path, _, note = self.bundle_destination()
+        if note:
+            show_info(f"Save: {note}.")
+
+        def saved(described, stopped):
+            self._set_current(described)
+            self.status.value += f" (saved{'; ' + note if note else ''})"
+
         self.task = EngineTask("save_model", {"path": path}, "Saving model",
-                               on_result=lambda d, s: self._set_current(d),
-                               on_error=self._failed, owner=self)
+                               on_result=saved, on_error=self._failed, owner=self)
 
     # -- runs ---------------------------------------------------------------------------
     def run_folders(self):

@@ -2,7 +2,23 @@
 
 import json
 
-_DEFAULT_SIZE = (64, 64)
+from napari_convnet import options
+from napari_convnet.errors import DatasetError
+
+_DEFAULTS = options.DATA_DEFAULTS
+
+
+def _image_size(values):
+    """``auto`` or H W (bounds are checked by DataConfig, with the same message as the GUI)."""
+    if values == [options.AUTO]:
+        return options.AUTO
+    try:
+        height, width = (int(v) for v in values)
+    except ValueError:
+        raise DatasetError(
+            f"--image-size takes 'auto' or two ints H W. Received: {' '.join(values)}"
+        ) from None
+    return (height, width)
 
 
 def add_config_arguments(parser):
@@ -12,25 +28,35 @@ def add_config_arguments(parser):
     :func:`config_kwargs`. Other subcommands (train) reuse this.
     """
     group = parser.add_argument_group("reading images")
-    group.add_argument("--image-size", nargs=2, type=int, metavar=("H", "W"),
-                       help=f"model input size (default: {_DEFAULT_SIZE[0]} {_DEFAULT_SIZE[1]})")
+    group.add_argument("--image-size", nargs="+", metavar="H W|auto",
+                       help="model input size in pixels, or 'auto': the images' own size when "
+                            "they share one, else the median; longest side at most "
+                            f"{options.AUTO_MAX_SIDE} (default: {_DEFAULTS['image_size']})")
     group.add_argument("--channels", type=int,
                        help="convert every image to this many channels (default: from the data)")
     group.add_argument("--channel-axis", type=int,
                        help="channel axis of the raw arrays (default: detect)")
-    group.add_argument("--normalization", choices=("percentile", "range", "none"),
-                       help="per-image normalisation (default: percentile)")
+    group.add_argument("--normalization", choices=options.NORMALIZATIONS,
+                       help="dataset: fixed levels measured on the training images; percentile: "
+                            "each image stretched on its own; range: divide by 255/65535; none "
+                            f"(default: {_DEFAULTS['normalization']})")
     group.add_argument("--percentiles", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                       help="percentiles mapped to 0 and 1 (default: 1 99.8)")
-    group.add_argument("--stack-rule", choices=("max", "middle", "slices"),
-                       help="Z/T stacks: max projection, middle slice or each slice (default: max)")
-    group.add_argument("--resize", choices=("pad", "crop", "stretch"),
-                       help="fit the input size by padding, cropping or stretching (default: pad)")
+                       help="percentiles mapped to 0 and 1 (default: "
+                            f"{' '.join(f'{v:g}' for v in _DEFAULTS['percentiles'])})")
+    group.add_argument("--stack-rule", choices=options.STACK_RULES,
+                       help="Z/T stacks: max projection, middle slice or each slice (default: "
+                            f"{_DEFAULTS['stack_rule']})")
+    group.add_argument("--resize", choices=options.RESIZE_MODES,
+                       help="fit the input size by padding, cropping or stretching (default: "
+                            f"{_DEFAULTS['resize']})")
     group.add_argument("--validation-split", type=float,
-                       help="fraction of each class for validation (default: 0.2)")
+                       help="fraction of each class for validation (default: "
+                            f"{_DEFAULTS['validation_split']})")
     group.add_argument("--test-split", type=float,
-                       help="fraction of each class for testing (default: 0)")
-    group.add_argument("--seed", type=int, help="seed of the splits and shuffling (default: 1337)")
+                       help="fraction of each class for testing (default: "
+                            f"{_DEFAULTS['test_split']:g})")
+    group.add_argument("--seed", type=int,
+                       help=f"seed of the splits and shuffling (default: {_DEFAULTS['seed']})")
 
 
 def config_kwargs(args):
@@ -38,9 +64,10 @@ def config_kwargs(args):
     names = ("image_size", "channels", "channel_axis", "normalization", "percentiles",
              "stack_rule", "resize", "validation_split", "test_split", "seed")
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    for pair in ("image_size", "percentiles"):
-        if pair in kwargs:
-            kwargs[pair] = tuple(kwargs[pair])
+    if "image_size" in kwargs:
+        kwargs["image_size"] = _image_size(kwargs["image_size"])
+    if "percentiles" in kwargs:
+        kwargs["percentiles"] = tuple(kwargs["percentiles"])
     return kwargs
 
 
@@ -81,6 +108,12 @@ def _text(summary):
             f"Input     {config['image_size'][0]}x{config['image_size'][1]}x"
             f"{summary['channels']} ({config['resize']}, {config['normalization']} "
             f"normalisation, stack rule {config['stack_rule']})"]
+    if summary.get("image_size_rule"):
+        out.append(f"Size      {summary['image_size_rule']}")
+    if summary.get("levels"):
+        levels = ", ".join(f"{lo:.4g}–{hi:.4g}" for lo, hi in summary["levels"])
+        out.append(f"Levels    {levels} → 0–1 (percentiles {config['percentiles'][0]:g} and "
+                   f"{config['percentiles'][1]:g} of the training images, per channel)")
     imbalance = summary["imbalance"]
     if imbalance["imbalanced"]:
         weights = ", ".join(f"{k}: {v}" for k, v in summary["class_weights"].items())

@@ -16,7 +16,10 @@ def add_parser(subparsers):
     )
     parser.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     parser.add_argument("--out", metavar="MODEL.keras",
-                        help="keep the bundle here (default: a temporary folder)")
+                        help="keep the bundle here (default: a temporary folder); an existing "
+                             "file is refused (see --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --out bundle")
     parser.add_argument("--data", metavar="DATA", default=None,
                         help="train on this folder instead of the bundled digits")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -25,7 +28,10 @@ def add_parser(subparsers):
 
 def run(args):
     """Train, print progress, validation and test accuracy."""
-    from napari_convnet.cli.train import ProgressPrinter, print_summary
+    from napari_convnet.cli.train import ProgressPrinter, check_out, print_summary
+
+    if args.out is not None:
+        check_out(args.out, args.overwrite)
     from napari_convnet.core.data import DataConfig
     from napari_convnet.core.training import TrainConfig, train_from_folder
     from napari_convnet.errors import DatasetError
@@ -42,7 +48,7 @@ def run(args):
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or os.path.join(tmp, "demo.keras")
         _, meta, result = train_from_folder(
-            data, "course-cnn", config, train, out=out,
+            data, "course-cnn", config, train, out=out, overwrite=args.overwrite,
             on_event=ProgressPrinter(quiet=args.quiet))
         print_summary(meta, result, args.out)
     return 0

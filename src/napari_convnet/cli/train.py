@@ -1,9 +1,12 @@
 """``napari-convnet train DATA --preset NAME --epochs N --out MODEL.keras``."""
 
+import os
 import sys
 import time
 
 from napari_convnet.cli.data import add_config_arguments, config_kwargs
+from napari_convnet.errors import ModelError
+from napari_convnet.filenames import free_bundle_path
 
 
 def add_parser(subparsers):
@@ -17,7 +20,11 @@ def add_parser(subparsers):
     parser.add_argument("--preset", help="model preset (see `napari-convnet presets`); "
                                          "optional with --continue")
     parser.add_argument("--epochs", type=int, default=10, help="epochs to run (default 10)")
-    parser.add_argument("--out", required=True, metavar="MODEL.keras", help="bundle to write")
+    parser.add_argument("--out", required=True, metavar="MODEL.keras",
+                        help="bundle to write; an existing file is refused (see --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --out bundle (e.g. to continue a model into "
+                             "its own file)")
     add_model_arguments(parser)
     add_training_arguments(parser)
     add_config_arguments(parser)
@@ -166,17 +173,34 @@ def print_summary(meta, result, out):
         print(f"saved {out} (run record {str(out)[:-len('.keras')]}.run.json)")
 
 
+def check_out(out, overwrite):
+    """Refuse an ``--out`` bundle that exists, unless ``--overwrite``; before any heavy import.
+
+    Raises
+    ------
+    ModelError
+        Naming the next free file name and ``--overwrite``.
+    """
+    out = os.fspath(out)
+    if not out.endswith(".keras"):
+        raise ModelError(f"--out must end in '.keras'. Received: {out!r}")
+    if os.path.exists(out) and not overwrite:
+        raise ModelError(
+            f"--out {out!r} exists already; a new run does not replace it. Give another file "
+            f"(the next free name is {free_bundle_path(out)!r}), or add --overwrite to "
+            "replace it."
+        )
+
+
 def run(args):
     """Train and save the bundle; print progress and the final accuracy."""
-    from napari_convnet.core.data import DataConfig
-    from napari_convnet.core.training import train_from_folder
-    from napari_convnet.errors import ModelError
-
     if args.preset is None and args.continue_from is None:
         raise ModelError("Give a preset (--preset NAME; see `napari-convnet presets`) or a "
                          "model to continue (--continue MODEL.keras).")
-    if not str(args.out).endswith(".keras"):
-        raise ModelError(f"--out must end in '.keras'. Received: {args.out!r}")
+    check_out(args.out, args.overwrite)
+    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.training import train_from_folder
+
     kwargs = config_kwargs(args)
     # continuing keeps the bundle's preprocessing: pass only the options given
     data_config = kwargs if args.continue_from else DataConfig(**kwargs)
@@ -184,6 +208,7 @@ def run(args):
     _, meta, result = train_from_folder(
         args.data, args.preset, data_config, train_config(args), options or None,
         out=args.out, on_event=ProgressPrinter(quiet=args.quiet), model=args.continue_from,
+        overwrite=args.overwrite,
     )
     print_summary(meta, result, args.out)
     return 0

@@ -13,16 +13,21 @@ from napari_convnet.errors import DatasetError, ModelError
 
 
 def data_config(meta):
-    """The bundle's :class:`~napari_convnet.core.data.DataConfig`, channels filled from the model.
+    """The bundle's :class:`~napari_convnet.core.data.DataConfig`, size and channels filled
+    from the model.
 
-    Bundles written by training always name their channel count; hand-made metadata may
-    leave it None, and the model input then decides (so images are converted to it).
+    Bundles written by training always name their input size and channel count; hand-made
+    metadata may leave them None (``auto``), and the model input then decides (so images are
+    converted to it).
     """
     from napari_convnet.core.data import DataConfig
 
     config = DataConfig.from_dict(meta["data_config"])
-    if config.channels is None and meta.get("input_shape"):
-        config = dataclasses.replace(config, channels=int(meta["input_shape"][-1]))
+    shape = meta.get("input_shape")
+    if config.channels is None and shape:
+        config = dataclasses.replace(config, channels=int(shape[-1]))
+    if config.image_size is None and shape:
+        config = dataclasses.replace(config, image_size=(int(shape[0]), int(shape[1])))
     return config
 
 

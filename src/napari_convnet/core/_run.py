@@ -14,11 +14,12 @@ import os
 from napari_convnet.core import bundle
 from napari_convnet.core.atomic import replacing
 from napari_convnet.errors import ModelError
+from napari_convnet.filenames import RUN_SUFFIX, next_free
 
 RUN_KIND = "napari-convnet-run"
 # DataConfig fields that change what the model sees; a continued model must keep them.
 _PREPROCESSING = ("image_size", "channels", "channel_axis", "normalization", "percentiles",
-                  "stack_rule", "resize")
+                  "levels", "stack_rule", "resize")
 
 
 def continue_from(model, preset, data_config, preset_options, strategy_scope):
@@ -65,8 +66,9 @@ def continue_from(model, preset, data_config, preset_options, strategy_scope):
         # a dict holds only the options the user gave; a DataConfig all of them
         wanted = data_config if isinstance(data_config, dict) else data_config.to_dict()
         wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}
+        # None (an auto size, levels not yet measured) takes the model's own value
         differ = [k for k in _PREPROCESSING
-                  if k in saved and k in wanted and wanted[k] != saved[k]]
+                  if k in saved and wanted.get(k) is not None and wanted[k] != saved[k]]
         if differ:
             detail = ", ".join(f"{k}={wanted[k]!r} (model: {saved[k]!r})" for k in differ)
             raise ModelError(
@@ -144,13 +146,17 @@ def _write_json(path, obj):
 
 
 def run_record_paths(out, started):
-    """``(latest, archived)`` run record paths for bundle ``out`` and start time ``started``."""
+    """``(latest, archived)`` run record paths for bundle ``out`` and start time ``started``.
+
+    The archived name is free: a second run of the same bundle name started in the same
+    second gets ``NAME-<time>-2.run.json`` instead of replacing the first one's record.
+    """
     out = os.fspath(out)
     stem = os.path.basename(out)[: -len(".keras")] if out.endswith(".keras") else out
     folder = os.path.dirname(os.path.abspath(out))
     stamp = started.replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
-    return (os.path.join(folder, f"{stem}.run.json"),
-            os.path.join(folder, "runs", f"{stem}-{stamp}.run.json"))
+    archived = os.path.join(folder, "runs", f"{stem}-{stamp}{RUN_SUFFIX}")
+    return (os.path.join(folder, f"{stem}{RUN_SUFFIX}"), next_free(archived, RUN_SUFFIX))
 
 
 def write_run_record(out, record):

@@ -22,7 +22,7 @@ import numpy as np
 from napari_convnet import __version__
 from napari_convnet.core import presets  # noqa: F401  (registers custom layers for loading)
 from napari_convnet.core.atomic import replacing
-from napari_convnet.errors import ModelError
+from napari_convnet.errors import DatasetError, ModelError
 
 META_MEMBER = "napari_convnet.json"
 FORMAT = "napari-convnet-bundle"
@@ -66,6 +66,34 @@ def _check_meta(model, meta):
         raise ModelError(
             f"The model takes input {tuple(model.input_shape[1:])} but the metadata says "
             f"input_shape={tuple(meta['input_shape'])}."
+        )
+    _check_data_config(meta)
+
+
+def _check_data_config(meta):
+    """The preprocessing must be complete and agree with the model input."""
+    from napari_convnet.core._predict import data_config
+
+    shape = tuple(meta["input_shape"])
+    if len(shape) != 3:
+        raise ModelError(
+            "The model must take images: input_shape [height, width, channels]. Received: "
+            f"input_shape={list(shape)}"
+        )
+    try:
+        config = data_config(meta)
+    except (DatasetError, TypeError, ValueError) as exc:
+        raise ModelError(f"The bundle's data_config is not valid: {exc}") from None
+    if tuple(config.image_size) != shape[:2] or config.channels != shape[2]:
+        raise ModelError(
+            f"The bundle's data_config makes {tuple(config.image_size)} images with "
+            f"{config.channels} channel(s) but the model takes input_shape={shape}."
+        )
+    if not config.complete:
+        raise ModelError(
+            "The bundle's data_config uses normalization='dataset' but stores no intensity "
+            "`levels`, so images cannot be prepared as the model saw them. Save the bundle "
+            "with the levels its training measured (DatasetIndex.config)."
         )
 
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from napari_convnet import options
 from napari_convnet.core.images import normalize, preprocess_array, read_image
+from napari_convnet.core.intensity import measure_levels
 from napari_convnet.core.pipeline import augment_batch, load_split, make_dataset
 from napari_convnet.core.reading import IMAGE_SUFFIXES
 from napari_convnet.core.walk import BadFile, Sample, find_class_files, probe_files, split_files
@@ -30,9 +32,6 @@ __all__ = [
     "index_folder", "load_split", "make_dataset", "normalize", "preprocess_array", "read_image",
 ]
 
-_NORMALIZATIONS = ("percentile", "range", "none")
-_STACK_RULES = ("max", "middle", "slices")
-_RESIZE_MODES = ("pad", "crop", "stretch")
 # a training split whose largest class is this many times its smallest is reported as imbalanced
 _IMBALANCE_WARN = 1.5
 _MAX_LISTED = 10
@@ -48,17 +47,25 @@ class DataConfig:
 
     Parameters
     ----------
-    image_size : tuple of int
-        (H, W) of the model input.
+    image_size : tuple of int, or None
+        (H, W) of the model input. None (or ``"auto"``): taken from the data when a folder is
+        indexed (:data:`napari_convnet.options.AUTO_MAX_SIDE` gives the rule).
     channels : int, optional
         Channels of the model input; None = the channel count of the data (which must agree).
         Given, images are converted: grey -> repeated N times, N channels -> grey (mean).
     channel_axis : int, optional
         Channel axis of the raw arrays; None = TIFF metadata, else a first/last axis of size <= 4.
-    normalization : {"percentile", "range", "none"}
-        Per image: percentiles -> 0..1; integers divided by their dtype maximum; nothing.
+    normalization : {"dataset", "percentile", "range", "none"}
+        ``dataset``: the fixed per-channel ``levels`` -> 0..1, the same mapping for every image,
+        tile and crop; ``percentile``: each image's own percentiles -> 0..1; ``range``:
+        integers divided by their dtype maximum; ``none``: nothing.
     percentiles : tuple of float
-        Low and high percentile for ``"percentile"``.
+        Low and high percentile of ``"dataset"`` (over the training split) and ``"percentile"``
+        (over each image).
+    levels : tuple of (float, float), optional
+        ``"dataset"`` only: the (low, high) intensity of each channel that maps to 0 and 1,
+        after channel conversion. None until measured: indexing a folder measures them on its
+        training split; a bundle stores them.
     stack_rule : {"max", "middle", "slices"}
         Z/T stacks: max projection, middle slice, or every slice as its own sample.
     resize : {"pad", "crop", "stretch"}
@@ -69,25 +76,20 @@ class DataConfig:
         Seed of the splits, shuffling and augmentation.
     """
 
-    image_size: tuple[int, int] = (64, 64)
-    channels: int | None = None
-    channel_axis: int | None = None
-    normalization: str = "percentile"
-    percentiles: tuple[float, float] = (1.0, 99.8)
-    stack_rule: str = "max"
-    resize: str = "pad"
-    validation_split: float = 0.2
-    test_split: float = 0.0
-    seed: int = 1337
+    image_size: tuple[int, int] | None = None
+    channels: int | None = options.DATA_DEFAULTS["channels"]
+    channel_axis: int | None = options.DATA_DEFAULTS["channel_axis"]
+    normalization: str = options.DATA_DEFAULTS["normalization"]
+    percentiles: tuple[float, float] = options.DATA_DEFAULTS["percentiles"]
+    levels: tuple[tuple[float, float], ...] | None = None
+    stack_rule: str = options.DATA_DEFAULTS["stack_rule"]
+    resize: str = options.DATA_DEFAULTS["resize"]
+    validation_split: float = options.DATA_DEFAULTS["validation_split"]
+    test_split: float = options.DATA_DEFAULTS["test_split"]
+    seed: int = options.DATA_DEFAULTS["seed"]
 
     def __post_init__(self):
-        size = self.image_size
-        if (not isinstance(size, (tuple, list)) or len(size) != 2
-                or not all(_is_int(v) and v > 0 for v in size)):
-            raise DatasetError(
-                f"`image_size` must be two positive ints. Received: image_size={size!r}"
-            )
-        self.image_size = (int(size[0]), int(size[1]))
+        self.image_size = _check_size(self.image_size)
         if self.channels is not None and not (_is_int(self.channels) and self.channels > 0):
             raise DatasetError(
                 f"`channels` must be None or a positive int. Received: channels={self.channels!r}"
@@ -97,8 +99,9 @@ class DataConfig:
                 "`channel_axis` must be None or an int. "
                 f"Received: channel_axis={self.channel_axis!r}"
             )
-        for name, allowed in (("normalization", _NORMALIZATIONS), ("stack_rule", _STACK_RULES),
-                              ("resize", _RESIZE_MODES)):
+        for name, allowed in (("normalization", options.NORMALIZATIONS),
+                              ("stack_rule", options.STACK_RULES),
+                              ("resize", options.RESIZE_MODES)):
             if getattr(self, name) not in allowed:
                 raise DatasetError(
                     f"`{name}` must be one of {', '.join(map(repr, allowed))}. "
@@ -106,13 +109,14 @@ class DataConfig:
                 )
         pct = self.percentiles
         if (not isinstance(pct, (tuple, list)) or len(pct) != 2
-                or not all(isinstance(v, (int, float)) for v in pct)
+                or not all(_is_number(v) for v in pct)
                 or not 0 <= pct[0] < pct[1] <= 100):
             raise DatasetError(
                 "`percentiles` must be two numbers with 0 <= low < high <= 100. "
                 f"Received: percentiles={pct!r}"
             )
         self.percentiles = (float(pct[0]), float(pct[1]))
+        self.levels = _check_levels(self.levels, self.channels)
         for name in ("validation_split", "test_split"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
@@ -127,18 +131,73 @@ class DataConfig:
         if not _is_int(self.seed):
             raise DatasetError(f"`seed` must be an int. Received: seed={self.seed!r}")
 
+    @property
+    def complete(self):
+        """True when nothing is left to take from the data (image size, channels, levels)."""
+        return (self.image_size is not None and self.channels is not None
+                and (self.normalization != "dataset" or self.levels is not None))
+
     def to_dict(self):
         """Return the configuration as a JSON-able dict (tuples become lists)."""
-        items = dataclasses.asdict(self).items()
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
+        out = {k: list(v) if isinstance(v, tuple) else v
+               for k, v in dataclasses.asdict(self).items()}
+        if self.levels is not None:
+            out["levels"] = [list(pair) for pair in self.levels]
+        return out
 
     @classmethod
     def from_dict(cls, d):
-        """Build a configuration from :meth:`to_dict` output; unknown keys are ignored."""
+        """Build a configuration from :meth:`to_dict` output; unknown keys are ignored.
+
+        Metadata without ``normalization`` (bundles from before ``"dataset"`` existed, or made
+        by hand) gets :data:`napari_convnet.options.LEGACY_NORMALIZATION`, the rule such
+        bundles were trained with.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: tuple(v) if isinstance(v, list) else v
                   for k, v in dict(d).items() if k in names}
+        kwargs.setdefault("normalization", options.LEGACY_NORMALIZATION)
         return cls(**kwargs)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _check_size(size):
+    """None for ``auto``, else (H, W) within :data:`napari_convnet.options.IMAGE_SIDE`."""
+    if size is None or size == options.AUTO:
+        return None
+    low, high = options.IMAGE_SIDE
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(_is_int(v) and low <= v <= high for v in size)):
+        raise DatasetError(
+            f"`image_size` must be 'auto' or two ints between {low} and {high} (height, width "
+            f"in pixels). Received: image_size={size!r}"
+        )
+    return (int(size[0]), int(size[1]))
+
+
+def _check_levels(levels, channels):
+    """None, or a tuple of one finite (low, high) float pair per channel with low < high."""
+    if levels is None:
+        return None
+    try:
+        pairs = tuple((float(lo), float(hi)) for lo, hi in levels)
+        ok = (len(pairs) > 0 and all(np.isfinite(p).all() and p[0] < p[1] for p in pairs)
+              and all(_is_number(v) for pair in levels for v in pair))
+    except (TypeError, ValueError):
+        ok = False
+    if ok and channels is not None and len(pairs) != channels:
+        ok = False
+    if not ok:
+        text = repr(levels)
+        raise DatasetError(
+            "`levels` must be None or one (low, high) pair of finite numbers with low < high "
+            f"per channel ({channels or 'any number of'} channel(s)). Received: levels="
+            f"{text[:200] + '...' if len(text) > 200 else text}"
+        )
+    return pairs
 
 
 @dataclass
@@ -215,6 +274,8 @@ class DatasetIndex:
             "dtypes": dict(self.stats.get("dtypes", {})),
             "channels": self.config.channels,
             "image_size": list(self.config.image_size),
+            "image_size_rule": self.stats.get("image_size_rule"),
+            "levels": self.config.to_dict()["levels"],
             "upscaled": self.stats.get("upscaled", 0),
             "ignored_files": self.stats.get("ignored", 0),
             "imbalance": self.imbalance(),
@@ -262,11 +323,53 @@ def _resolve_channels(config, infos):
     return target
 
 
-def index_folder(root, config=None, on_event=None, should_stop=None):
-    """Walk, validate and split a folder of labelled images.
+def auto_size(planes, min_side=None):
+    """The ``auto`` model input size for images of the given (Y, X) sizes, and why.
+
+    One shared size is kept; several give each side's median, rounded. A longest side over
+    :data:`~napari_convnet.options.AUTO_MAX_SIDE` is scaled down to it (aspect kept); sides
+    are at least ``min_side`` (a preset's smallest input) and the smallest allowed side.
+
+    Parameters
+    ----------
+    planes : collection of (int, int)
+        (Y, X) of every usable file.
+    min_side : int, optional
+
+    Returns
+    -------
+    size : (int, int)
+    reason : str
+        One line for the user, e.g. ``"auto: every image is 28×28"``.
+    """
+    counts = Counter(planes)
+    if len(counts) == 1:
+        (height, width), = counts
+        reason = f"every image is {height}×{width}"
+    else:
+        heights, widths = zip(*planes, strict=True)
+        height, width = (int(round(float(np.median(v)))) for v in (heights, widths))
+        reason = f"median of {len(counts)} image sizes"
+    longest = max(height, width)
+    if longest > options.AUTO_MAX_SIDE:
+        scale = options.AUTO_MAX_SIDE / longest
+        height, width = (max(1, round(v * scale)) for v in (height, width))
+        reason += f", scaled down to at most {options.AUTO_MAX_SIDE} pixels a side"
+    low = max(options.IMAGE_SIDE[0], min_side or 0)
+    if min(height, width) < low:
+        height, width = max(height, low), max(width, low)
+        reason += f", raised to the model's smallest input of {low} pixels"
+    return (height, width), f"auto: {reason} → {height}×{width}"
+
+
+def index_folder(root, config=None, on_event=None, should_stop=None, min_side=None):
+    """Walk, validate and split a folder of labelled images; take what is missing from them.
 
     Every image file is decoded once (in a thread pool) so damaged files are found now, not
-    in the middle of training. Bad files are listed in ``bad_files`` and skipped.
+    in the middle of training. Bad files are listed in ``bad_files`` and skipped. What the
+    configuration leaves to the data is resolved: the channel count, an ``auto`` image size
+    (:func:`auto_size`) and, for ``"dataset"`` normalisation, the intensity levels of the
+    training split (:func:`napari_convnet.core.intensity.measure_levels`).
 
     Parameters
     ----------
@@ -279,10 +382,13 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
         ``{"type": "message", "level", "text"}`` dicts.
     should_stop : callable, optional
         Returning True stops indexing (raises :class:`~napari_convnet.errors.JobStopped`).
+    min_side : int, optional
+        With an ``auto`` image size, the smallest side to choose (a preset's smallest input).
 
     Returns
     -------
     DatasetIndex
+        Its ``config`` is complete (:attr:`DataConfig.complete`).
 
     Raises
     ------
@@ -321,6 +427,10 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
             "its own subfolder (DATA/<class>/<images>) or use DATA/train/<class>/..."
         )
     config = dataclasses.replace(config, channels=_resolve_channels(config, infos))
+    size_reason = None
+    if config.image_size is None:
+        size, size_reason = auto_size([i.plane for i in infos.values()], min_side)
+        config = dataclasses.replace(config, image_size=size)
     splits = split_files(found, class_names, infos, config)
     counts = {s: Counter(x.label for x in samples) for s, samples in splits.items()}
     empty = [n for i, n in enumerate(class_names) if counts["train"].get(i, 0) == 0]
@@ -333,7 +443,10 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
     notes = []
     if no_val and (config.validation_split > 0 or found.layout == "splits"):
         notes.append(f"no validation images for: {', '.join(no_val)}")
-    upscaled = sum(info.small for info in infos.values())
+    height, width = config.image_size
+    upscaled = sum(i.plane[0] < height or i.plane[1] < width for i in infos.values())
+    if size_reason is not None:
+        _emit(on_event, "info", f"image size {size_reason}")
     if upscaled:
         notes.append(f"{upscaled} image(s) smaller than {config.image_size} are upscaled")
     if found.layout == "splits" and "validation" in found.files:
@@ -345,9 +458,14 @@ def index_folder(root, config=None, on_event=None, should_stop=None):
         "shapes": dict(sorted(Counter(i.shape_text for i in infos.values()).items())),
         "dtypes": dict(sorted(Counter(i.dtype for i in infos.values()).items())),
         "upscaled": upscaled,
+        "image_size_rule": size_reason,
         "ignored": found.ignored,
         "notes": notes,
     }
+    if config.normalization == "dataset" and config.levels is None:
+        paths = list(dict.fromkeys(s.path for s in splits["train"]))
+        config = dataclasses.replace(config, levels=measure_levels(
+            paths, config, decoded, on_event, should_stop))
     index = DatasetIndex(root, class_names, splits, sorted(bad, key=lambda b: b.path), config,
                          found.layout, stats)
     index.decoded = decoded

@@ -14,14 +14,8 @@ models it is the output itself.
 import numpy as np
 
 from napari_convnet.core import geometry, images
+from napari_convnet.core._predict import data_config
 from napari_convnet.errors import DatasetError, ModelError
-
-
-def data_config(meta):
-    """The bundle's :class:`~napari_convnet.core.data.DataConfig`."""
-    from napari_convnet.core.data import DataConfig
-
-    return DataConfig.from_dict(meta["data_config"])
 
 
 def single_image(batch, what):

@@ -8,6 +8,10 @@ Every image goes through the same steps in training and in prediction:
 4. convert channels when a channel count is asked for (grey -> N repeats, N -> grey mean);
 5. scale to the model input size, normalise, then pad (``resize="pad"``) so padding is 0.
 
+Steps 1-4 are :func:`prepare` (per file), step 5 is :func:`finish` (per model input: an image,
+a tile of a tiled map, an object crop). Every path of the package goes through these two, so
+the model sees the same numbers for the same pixels wherever they come from.
+
 The functions take any object with :class:`~napari_convnet.core.data.DataConfig`'s
 attributes, so this module does not import ``data`` (which imports this one).
 """
@@ -66,15 +70,17 @@ def convert_channels(array, channels, name="image"):
 def normalize(array, config):
     """Normalise one image by ``config.normalization``; returns float32 of the same shape.
 
-    ``"percentile"`` maps the ``config.percentiles`` (default 1 and 99.8 %) of all its pixels
-    to 0 and 1 (not clipped: bright outliers stay > 1); ``"range"`` divides integers by their
-    dtype's maximum (255, 65535...) and leaves floats as they are; ``"none"`` only casts.
+    ``"dataset"`` maps each channel's ``config.levels`` (low, high) to 0 and 1, the same
+    mapping for every image; ``"percentile"`` maps the ``config.percentiles`` (default 1 and
+    99.8 %) of the image's own pixels to 0 and 1; ``"range"`` divides integers by their dtype's
+    maximum (255, 65535...) and leaves floats as they are; ``"none"`` only casts. Neither
+    mapping clips: bright outliers stay > 1.
     """
     return normalize_each(np.asarray(array)[None], config)[0]
 
 
 def normalize_each(batch, config):
-    """:func:`normalize` applied to each sample of (N, ...) at once; float32 (N, ...)."""
+    """:func:`normalize` applied to each sample of (N, ..., C) at once; float32 (N, ..., C)."""
     rule = config.normalization
     if rule == "range":
         if np.issubdtype(batch.dtype, np.integer):
@@ -83,14 +89,34 @@ def normalize_each(batch, config):
     batch = batch.astype(np.float32, copy=False)
     if rule == "none":
         return batch
+    if rule == "dataset":
+        return _apply_levels(batch, config.levels)
     if rule != "percentile":
         raise DatasetError(
-            f"`normalization` must be 'percentile', 'range' or 'none'. Received: {rule!r}"
+            "`normalization` must be 'dataset', 'percentile', 'range' or 'none'. "
+            f"Received: {rule!r}"
         )
     lo, hi = percentiles(batch, config.percentiles).T
     shape = (-1,) + (1,) * (batch.ndim - 1)
     span = np.maximum(hi - lo, _RANGE_EPS).astype(np.float32)
     return (batch - lo.astype(np.float32).reshape(shape)) / span.reshape(shape)
+
+
+def _apply_levels(batch, levels):
+    """(x - low) / (high - low) per channel (last axis) of float32 ``batch``."""
+    if levels is None:
+        raise DatasetError(
+            "normalization='dataset' needs the intensity `levels` measured on training images, "
+            "and this configuration has none. Index the training folder with it (index_folder "
+            "measures them) or use a model bundle, which stores them."
+        )
+    low, high = np.asarray(levels, np.float32).T
+    if batch.shape[-1] != len(low):
+        raise DatasetError(
+            f"The dataset levels are for {len(low)} channel(s) but the image has "
+            f"{batch.shape[-1]}. Convert the image to {len(low)} channel(s)."
+        )
+    return (batch - low) / (high - low)
 
 
 def percentiles(batch, q):
@@ -169,15 +195,27 @@ def _check_numeric(array, name):
 
 
 def finish(batch, config):
-    """Per-sample steps on (N, Y, X, C) of one size: fit, percentile normalisation, pad.
+    """Per-sample steps on (N, Y, X, C) of one size: fit, normalisation, pad.
 
-    Percentiles are taken on the resized image (same statistics, a fraction of the cost) and
-    before padding, so padding is 0 = the low percentile. Returns float32 (N, H, W, C).
+    The one place where a model input is made from prepared pixels (see :func:`prepare`):
+    training, validation, files, layers, stack slices, tiles, object crops and Grad-CAM all
+    end here. Percentiles are taken on the resized image (same statistics, a fraction of the
+    cost); normalising before padding makes padding 0 = the low level. Returns float32
+    (N, H, W, C).
     """
-    fitted = fit_size(batch, config)
-    if config.normalization == "percentile":
-        fitted = normalize_each(fitted, config)
-    return pad_to(fitted, config.image_size)
+    return pad_to(normalize_samples(fit_size(batch, config), config), config.image_size)
+
+
+def normalize_samples(batch, config):
+    """The per-sample normalisation of (N, Y, X, C) prepared planes (``"dataset"`` or
+    ``"percentile"``; ``"range"`` is applied by :func:`prepare_planes`, which needs the dtype).
+
+    Used by :func:`finish` and, without resizing, for feature maps of a whole image.
+    Returns float32 (N, Y, X, C).
+    """
+    if config.normalization in ("dataset", "percentile"):
+        return normalize_each(batch, config)
+    return batch.astype(np.float32, copy=False)
 
 
 def preprocess_syxc(stack, config, name="image"):

@@ -16,8 +16,9 @@ import weakref
 import numpy as np
 
 from napari_convnet.core import geometry, images
+from napari_convnet.core._predict import data_config
 from napari_convnet.core.geometry import layer_geometry, list_layers
-from napari_convnet.core.gradcam import data_config, fit_transform, grad_cam, single_image
+from napari_convnet.core.gradcam import fit_transform, grad_cam, single_image
 from napari_convnet.errors import DatasetError, JobStopped, ModelError
 
 __all__ = ["all_feature_maps", "feature_maps", "grad_cam", "kernels", "layer_geometry",
@@ -95,9 +96,7 @@ def whole_image(model, meta, image, channel_axis=None):
     axis = config.channel_axis if channel_axis is None else channel_axis
     stack = images.prepare(images.to_syxc(np.asarray(image), channel_axis=axis), config)
     stack = single_image(stack, "Inspection")
-    x = stack.astype(np.float32, copy=False)
-    if config.normalization == "percentile":
-        x = images.normalize_each(x, config)
+    x = images.normalize_samples(stack, config)
     channels = model.input_shape[-1]
     if x.shape[-1] != channels:
         raise DatasetError(

@@ -155,7 +155,9 @@ def classify_objects(model, meta, image, labels, mode="bbox", padding=0.1, chann
     else:
         pad = ((height, height), (width, width), (0, 0))
         source = np.pad(prepared, pad, mode="reflect")
-        corner = np.floor(centroids).astype(np.int64) - [height // 2, width // 2]
+        # the patch whose centre ((size - 1) / 2) is nearest the centroid: an object that fills
+        # a patch-sized square gets exactly that square
+        corner = np.floor(centroids - (np.array([height, width]) - 1) / 2 + 0.5).astype(np.int64)
         corner += [height, width]
 
         def make_batch(start, stop):

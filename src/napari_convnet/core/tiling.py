@@ -3,11 +3,12 @@
 Tiles have the model's input size and are cut from the image at its own resolution (the image
 is never resized), so a model trained on 64×64 crops sees 64×64 crops at the same scale.
 
-Normalisation is applied to the whole image once, not to each tile. Per-tile percentiles
-would stretch an empty background tile to full contrast (its noise then looks like texture
-and gets a confident class) and give neighbouring tiles different intensity scales, which
-shows as seams in the map. The whole-image rule keeps intensities comparable across tiles;
-it matches training best when the training images were crops of similar images.
+Each tile is made into a model input by :func:`napari_convnet.core.images.finish`, exactly as
+a training image was, so a tile gets the numbers the same pixels would get as a training
+image. With ``"dataset"`` normalisation (the default) that is one fixed mapping for the whole
+image. With ``"percentile"`` each tile is stretched on its own, as each training image was: an
+empty background tile then shows its noise at full contrast and may get a confident class;
+``min_confidence`` leaves such pixels unlabelled.
 
 Averaging is exact and cheap: each tile's probabilities are constant over the tile, so the
 image splits into rectangular cells covered by the same set of tiles. Sums are taken per cell
@@ -109,7 +110,7 @@ def tile_class_map(model, meta, image, stride=None, min_confidence=0.0, channel_
     DatasetError
         A stack, channels the model cannot take, a bad stride or threshold.
     """
-    from napari_convnet.core.images import normalize
+    from napari_convnet.core.images import finish
 
     if not (isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1):
         raise DatasetError(
@@ -120,9 +121,6 @@ def tile_class_map(model, meta, image, stride=None, min_confidence=0.0, channel_
     tile = tuple(int(v) for v in meta["input_shape"][:2])
     steps = _check_stride(stride, tile)
     prepared = single_image(image, config, channel_axis)
-    if config.normalization == "percentile":
-        prepared = normalize(prepared, config)  # the whole image at once (see module notes)
-    prepared = prepared.astype(np.float32, copy=False)
     shape = prepared.shape[:2]
     plan = [grid(n, t, s) for n, t, s in zip(shape, tile, steps, strict=True)]
     padded = np.pad(prepared, [(b, a) for b, a, _ in plan] + [(0, 0)], mode="reflect")
@@ -134,7 +132,7 @@ def tile_class_map(model, meta, image, stride=None, min_confidence=0.0, channel_
         # one fancy index gathers the whole batch: (B, 1, 1) + (1, H, 1) offsets
         yy = y0[:, None, None] + np.arange(tile[0])[None, :, None]
         xx = x0[:, None, None] + np.arange(tile[1])[None, None, :]
-        return padded[yy, xx]
+        return finish(padded[yy, xx], config)
 
     probs, stopped = predict_chunks(model, rows * cols, make_batch, batch_size,
                                     "classifying tiles", on_event, should_stop)

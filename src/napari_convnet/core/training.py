@@ -6,6 +6,7 @@ and is what the command line and the engine call.
 """
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 
@@ -229,7 +230,8 @@ def _evaluate_split(model, index, split, batch_size):
 
 
 def train_from_folder(data_root, preset=None, data_config=None, train_config=None,
-                      preset_options=None, out=None, on_event=None, should_stop=None, model=None):
+                      preset_options=None, out=None, on_event=None, should_stop=None, model=None,
+                      overwrite=False):
     """Run a whole training: index the folder, build or continue a model, train, save.
 
     Parameters
@@ -253,6 +255,9 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     model : None, path or (keras.Model, dict)
         A bundle (path, or model with its metadata) to train further; epochs continue its
         numbering and the class names must match the folder's.
+    overwrite : bool
+        Replace an existing bundle at ``out``. Without it an existing ``out`` is refused
+        before any work (:func:`napari_convnet.filenames.free_bundle_path` gives a free name).
 
     Returns
     -------
@@ -275,10 +280,12 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
         presets.min_input_size(preset)  # unknown preset: fail before reading any image
     if out is not None:
         check_destination(out)  # an unusable --out fails now, not after the training
+        _refuse_existing(out, overwrite)
     if isinstance(data_config, dict):
         data_config = DataConfig(**data_config)
     index = index_folder(data_root, data_config or DataConfig(), on_event=on_event,
-                         should_stop=should_stop)
+                         should_stop=should_stop,
+                         min_side=presets.min_input_size(preset) if model is None else None)
     if old_meta is not None and list(index.class_names) != list(old_meta["class_names"]):
         raise ModelError(
             f"The model to continue knows classes {old_meta['class_names']} but "
@@ -309,3 +316,18 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
         meta = save_bundle(model, out, meta)
         _run.write_run_record(out, _run.run_record(meta, result, started, out))
     return model, meta, result
+
+
+def _refuse_existing(out, overwrite):
+    """Raise a ModelError when ``out`` exists and may not be replaced (before any work)."""
+    from napari_convnet.filenames import free_bundle_path
+
+    out = os.fspath(out)
+    if overwrite or not os.path.exists(out):
+        return
+    free = f" (the next free name is {free_bundle_path(out)!r})" if out.endswith(".keras") else ""
+    raise ModelError(
+        f"The model bundle {out!r} exists already; a new run does not replace it. Save this "
+        f"run to another file{free}, or ask to overwrite it explicitly (overwrite=True; on "
+        "the command line --overwrite)."
+    )

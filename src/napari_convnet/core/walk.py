@@ -66,7 +66,7 @@ class FileInfo:
     slices: int
     shape_text: str
     dtype: str
-    small: bool
+    plane: tuple  # (Y, X) of the file's images
 
 
 def _visible(name):
@@ -145,7 +145,6 @@ def _check(path, config):
 
     The file is decoded fully, which also finds damaged pixel data and NaN/inf in float TIFFs.
     """
-    height, width = config.image_size
     try:
         raw, axes = read_raw(path)
         stack = to_syxc(raw, axes, config.channel_axis)
@@ -164,7 +163,7 @@ def _check(path, config):
         slices=int(stack.shape[0]),
         shape_text=_shape_text(raw.shape),
         dtype=_dtype_text(raw.dtype),
-        small=stack.shape[1] < height or stack.shape[2] < width,
+        plane=(int(stack.shape[1]), int(stack.shape[2])),
     ), stack
 
 

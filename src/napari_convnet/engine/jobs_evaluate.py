@@ -1,5 +1,7 @@
 """Engine requests for evaluation and review: metrics, confusion-matrix cells, relabelling."""
 
+import os
+
 import numpy as np
 
 from napari_convnet.core import review
@@ -17,11 +19,15 @@ def evaluate(ctx, root, split=None):
     Returns
     -------
     dict
-        :func:`napari_convnet.core.prediction.evaluate_folder` report with ``items``.
+        :func:`napari_convnet.core.prediction.evaluate_folder` report with ``items``, and
+        ``model``: the bundle file of the evaluated model (None when it was never saved), so
+        the report can be exported next to the model it describes.
     """
     model, meta = current(ctx)
     report = evaluate_folder(model, meta, root, split=split, items=True, on_event=ctx.emit,
                              should_stop=ctx.should_stop)
+    path = ctx.state.get("path")
+    report["model"] = os.path.abspath(path) if path else None
     ctx.state["evaluation"] = report
     return report
 

@@ -13,6 +13,7 @@ from napari_convnet.core import presets, training
 from napari_convnet.core.bundle import load_bundle, save_bundle
 from napari_convnet.engine.jobs import job
 from napari_convnet.errors import ModelError
+from napari_convnet.filenames import free_bundle_path
 
 
 def current(ctx):
@@ -49,8 +50,10 @@ def preset_info(ctx, name, input_shape, num_classes, options=None):
 
 @job("train")
 def train(ctx, root, preset=None, data_config=None, train_config=None, preset_options=None,
-          out=None, continue_current=False):
+          out=None, continue_current=False, overwrite=False):
     """Train on the folder ``root`` (or continue the current model); save the bundle to ``out``.
+
+    An existing ``out`` is refused unless ``overwrite`` (the dock picks a free name first).
 
     Returns
     -------
@@ -63,7 +66,7 @@ def train(ctx, root, preset=None, data_config=None, train_config=None, preset_op
     model, meta, result = training.train_from_folder(
         root, preset=preset, data_config=data_config, train_config=config,
         preset_options=preset_options, out=out, on_event=ctx.emit,
-        should_stop=ctx.should_stop, model=model,
+        should_stop=ctx.should_stop, model=model, overwrite=overwrite,
     )
     ctx.state.update(model=model, meta=meta, path=out)
     return {"meta": meta, "result": result.to_dict(), "path": out}
@@ -78,9 +81,18 @@ def load_model(ctx, path, allow_foreign=False):
 
 
 @job("save_model")
-def save_model(ctx, path):
-    """Save the current model as a bundle at ``path`` (atomically)."""
+def save_model(ctx, path, overwrite=False):
+    """Save the current model as a bundle at ``path`` (atomically).
+
+    An existing file is refused unless ``overwrite``: saving never replaces a bundle silently.
+    """
     model, meta = current(ctx)
+    path = os.fspath(path)
+    if path.endswith(".keras") and os.path.exists(path) and not overwrite:
+        raise ModelError(
+            f"{path!r} exists already; saving does not replace it. Choose another "
+            f"file (the next free name is {free_bundle_path(path)!r})."
+        )
     meta = save_bundle(model, path, meta)
     ctx.state.update(meta=meta, path=os.fspath(path))
     return _describe(ctx)

@@ -25,7 +25,7 @@ from napari_convnet.core import images  # noqa: E402
 from napari_convnet.core.data import DataConfig, index_folder  # noqa: E402
 
 SIZE = 32
-TILE_AT = (24, 40)  # (y, x) of the tile shown: it straddles brick and gravel
+TILE_AT = (40, 8)  # (y, x) of the tile shown: inside the brick, whose contrast is low
 
 
 def _training_folder(root):
@@ -42,7 +42,7 @@ def _training_folder(root):
 
 def _test_image():
     """96x96 uint8: brick on the left, gravel on the right (right halves of the photos)."""
-    brick, gravel = skimage.data.brick()[300:396, 300:348], skimage.data.gravel()[100:196, 400:448]
+    brick, gravel = skimage.data.brick()[380:476, 300:348], skimage.data.gravel()[100:196, 400:448]
     return np.concatenate([brick, gravel], axis=1)
 
 
@@ -57,7 +57,7 @@ def main(out):
     stretched = images.finish(image[None, y:y + SIZE, x:x + SIZE, None], per_image)[0, ..., 0]
     whole = images.normalize_samples(image[None, ..., None], config)[0, ..., 0]
 
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 5, figsize=(16, 3.6), constrained_layout=True)
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=255)
     axes[0].set_title(f"1. the image (uint8, {image.min()}–{image.max()})")
     axes[1].imshow(whole, cmap="gray", vmin=0, vmax=1)
@@ -66,16 +66,18 @@ def main(out):
         ax.add_patch(Rectangle((x - 0.5, y - 0.5), SIZE, SIZE, fill=False, color="orange", lw=2))
     axes[2].imshow(tile, cmap="gray", vmin=0, vmax=1)
     axes[2].set_title(f"3. one {SIZE}×{SIZE} tile = a model input")
-    axes[3].axis("off")
+    axes[3].imshow(stretched, cmap="gray", vmin=0, vmax=1)
+    axes[3].set_title("4. percentile instead: stretched alone")
+    axes[4].axis("off")
     corner = slice(14, 18)
     rows = [" ".join(f"{v:5.2f}" for v in r) for r in tile[corner, corner]]
     alt = [" ".join(f"{v:5.2f}" for v in r) for r in stretched[corner, corner]]
-    axes[3].text(0, 1, "4. numbers the model sees\n(4×4 pixels at the tile's centre)\n\n"
+    axes[4].text(0, 1, "5. numbers the model sees\n(4×4 pixels at the tile's centre)\n\n"
                  "dataset (default): the same\nin a training image, a tile, a crop\n"
                  + "\n".join(rows) + "\n\npercentile: this tile stretched\non its own\n"
                  + "\n".join(alt), family="monospace", fontsize=9, va="top",
-                 transform=axes[3].transAxes)
-    for ax in axes[:3]:
+                 transform=axes[4].transAxes)
+    for ax in axes[:4]:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.savefig(out, dpi=100)

@@ -57,7 +57,8 @@ def test_train_prints_progress_and_accuracy(tmp_path, capsys):
     assert code == 0
     assert "Epoch 1/1" in out and "validation accuracy" in out and "saved" in out
     code, out, _ = _run(capsys, "train", data, "--continue", tmp_path / "m.keras",
-                        "--epochs", "1", "--out", tmp_path / "m.keras", "--overwrite", "--quiet")
+                        "--epochs", "1", "--out", tmp_path / "m.keras", "--overwrite", "--quiet",
+                        "--image-size", "auto")  # auto: the model's own size
     assert code == 0 and "after 2 epoch(s)" in out
 
 

@@ -66,6 +66,11 @@ def test_files_layers_stacks_and_features_see_the_training_numbers(trained_view)
     model = _model()
     evaluate_folder(model, meta, index.root, split="train", batch_size=BIG)
     _close(model.seen(), np.stack([fed[p] for p in paths]))
+    held_out = [s.path for s in index.splits["validation"]]
+    x_val, _ = load_split(index, "validation")
+    model = _model()
+    predict_files(model, meta, held_out, batch_size=BIG)
+    _close(model.seen(), x_val)
 
     model = _model()
     rows = predict_files(model, meta, paths, batch_size=BIG)["rows"]
@@ -150,6 +155,33 @@ def test_levels_are_measured_on_the_training_split_only(tmp_path):
     test = write_folder(tmp_path / "split", {"a": dim["dim"], "b": dim["dim"]})
     (low2, high2), = index_folder(test, DataConfig()).config.levels
     assert low2 == 10 and 10 < high2 < 10.001
+
+
+def test_a_continued_model_keeps_its_levels(tmp_path):
+    from napari_convnet.core.training import TrainConfig, train_from_folder
+
+    first = texture_folder(tmp_path / "first", SIZE, per_class=6)
+    model, meta, _ = train_from_folder(first, "dense-2x10", DataConfig(),
+                                       TrainConfig(epochs=1, batch_size=8))
+    brighter = {n: [np.minimum(c.astype(int) + 40, 255).astype(np.uint8) for c in crops]
+                for n, crops in _folder_images(first).items()}
+    second = write_folder(tmp_path / "second", brighter)
+    assert index_folder(second, DataConfig()).config.levels != index_folder(
+        first, DataConfig()).config.levels
+    _, again, _ = train_from_folder(second, data_config={"image_size": "auto"},
+                                    train_config=TrainConfig(epochs=1, batch_size=8),
+                                    model=(model, meta))
+    assert again["data_config"]["levels"] == meta["data_config"]["levels"]
+
+
+def _folder_images(root):
+    import os
+
+    from PIL import Image
+
+    return {name: [np.asarray(Image.open(os.path.join(root, name, f)))
+                   for f in sorted(os.listdir(os.path.join(root, name)))]
+            for name in sorted(os.listdir(root))}
 
 
 def test_old_bundles_keep_their_per_image_normalisation():

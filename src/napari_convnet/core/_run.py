@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 
+from napari_convnet import options
 from napari_convnet.core import bundle
 from napari_convnet.core.atomic import replacing
 from napari_convnet.errors import ModelError
@@ -66,9 +67,9 @@ def continue_from(model, preset, data_config, preset_options, strategy_scope):
         # a dict holds only the options the user gave; a DataConfig all of them
         wanted = data_config if isinstance(data_config, dict) else data_config.to_dict()
         wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items()}
-        # None (an auto size, levels not yet measured) takes the model's own value
-        differ = [k for k in _PREPROCESSING
-                  if k in saved and wanted.get(k) is not None and wanted[k] != saved[k]]
+        # None or "auto" (a size, levels not yet measured) takes the model's own value
+        differ = [k for k in _PREPROCESSING if k in saved
+                  and wanted.get(k) not in (None, options.AUTO) and wanted[k] != saved[k]]
         if differ:
             detail = ", ".join(f"{k}={wanted[k]!r} (model: {saved[k]!r})" for k in differ)
             raise ModelError(

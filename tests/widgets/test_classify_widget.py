@@ -67,6 +67,34 @@ def test_image_and_stack_follow_the_slider(dock, qtbot, tmp_path):
     assert len(rows) == 6 and {r["class"] for r in rows} == {"horizontal", "vertical"}
 
 
+def test_the_stack_is_read_on_its_own_axis_beside_a_4d_layer(dock, qtbot):
+    viewer, widget = dock
+    # the Inspect dock's kernels layer (filters, in_channels, kh, kw), its filter slider away
+    # from 0: the viewer has 4 axes and the stack's images are on axis 1
+    viewer.add_image(np.random.default_rng(0).normal(size=(8, 3, 5, 5)), name="kernels: conv")
+    viewer.dims.set_current_step(0, 6)
+    truth = [i % 2 == 1 for i in range(8)]
+    # first image at world 2: the slider's step on axis 1 is not the slice index either
+    stack = viewer.add_image(np.stack([stripes((16, 16), v, seed=i)
+                                       for i, v in enumerate(truth)]), name="stack",
+                             translate=(2, 0, 0))
+    widget.image_layer.value = stack
+    k = 5
+    viewer.dims.set_point(1, 2 + k)
+    widget.mode.value = "image"
+    _, kwargs, _ = widget.request()
+    assert type(kwargs["image"]) is np.ndarray and np.array_equal(kwargs["image"], stack.data[k])
+    assert not np.shares_memory(kwargs["image"], stack.data)
+
+    _run(qtbot, widget, "stack")
+    assert widget.current_slice.value.startswith(f"slice {k}: vertical"), \
+        widget.current_slice.value
+    row = next(r for r in range(8) if widget.table.record_at(r)["slice"] == 2)
+    widget.table.cellClicked.emit(row, 0)
+    assert viewer.dims.point[1] == 2 + 2 and viewer.dims.current_step[0] == 6
+    assert widget.current_slice.value.startswith("slice 2: horizontal")
+
+
 def test_tiled_class_map_matches_the_mosaic_and_overlays_the_image(dock, qtbot):
     viewer, widget = dock
     image, truth = mosaic(blocks=(2, 3), block=48)

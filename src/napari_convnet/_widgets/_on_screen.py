@@ -61,3 +61,68 @@ def show_plane(viewer, layer, index):
     position = np.zeros(layer.ndim)
     position[0] = index
     viewer.dims.set_point(image_axis(viewer, layer), float(layer.data_to_world(position)[0]))
+
+
+def slider_index(viewer, layer, axes=1):
+    """Indices along the first ``axes`` axes of ``layer`` where the viewer's sliders are.
+
+    Unlike :func:`shown_plane`, the layer need not be visible nor on top: a dock where the
+    user chose the layer by name acts on the plane its sliders point at.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    layer : napari.layers.Layer
+    axes : int
+        How many leading axes of ``layer`` to read (those not drawn on the canvas).
+
+    Returns
+    -------
+    tuple
+        ``(index, None)`` with a tuple of ``axes`` ints, or ``(None, reason)`` with a sentence
+        that says why the sliders point at no plane of ``layer`` and what to do.
+    """
+    if layer not in viewer.layers:
+        return None, f"The layer '{layer.name}' is no longer open."
+    first = image_axis(viewer, layer)
+    if any(first + axis in viewer.dims.displayed for axis in range(axes)):
+        return None, (f"The viewer shows the planes of '{layer.name}' along a displayed axis "
+                      "(3D view or transposed axes): go back to the 2D view with the planes "
+                      "on a slider.")
+    index = tuple(int(i) for i in np.round(layer.world_to_data(viewer.dims.point)[:axes]))
+    for axis, (i, count) in enumerate(zip(index, layer.data.shape, strict=False)):
+        if not 0 <= i < count:
+            return None, (f"The slider of axis {first + axis} is past the {count} plane(s) "
+                          f"of '{layer.name}': move it back onto the layer.")
+    return index, None
+
+
+def plane_at_sliders(viewer, layer):
+    """A numpy copy of the 2D (or RGB) plane of ``layer`` where the viewer's sliders are.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    layer : napari.layers.Image or napari.layers.Labels
+        (..., Y, X), or (..., Y, X, 3|4) for an RGB image; every leading axis is indexed.
+
+    Returns
+    -------
+    image : ndarray
+        (Y, X), or (Y, X, 3|4) for an RGB layer; a copy, safe to send to the engine.
+    channel_axis : int or None
+        -1 for RGB layers, else None (the engine detects the layout).
+
+    Raises
+    ------
+    ValueError
+        When the sliders point at no plane of ``layer`` (the reason of :func:`slider_index`).
+    """
+    rgb = getattr(layer, "rgb", False)  # Labels layers have no rgb
+    leading = layer.data.ndim - (3 if rgb else 2)
+    index = ()
+    if leading > 0:
+        index, reason = slider_index(viewer, layer, leading)
+        if index is None:
+            raise ValueError(reason)
+    return np.array(layer.data[index]), (-1 if rgb else None)

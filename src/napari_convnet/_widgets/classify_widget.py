@@ -26,7 +26,7 @@ from napari_convnet._layers import (
 )
 from napari_convnet._widgets import _jobs
 from napari_convnet._widgets._jobs import EngineTask, error_message
-from napari_convnet._widgets._layer_data import current_plane
+from napari_convnet._widgets._on_screen import plane_at_sliders, show_plane, slider_index
 from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import StackPlot
 from napari_convnet._widgets.records_table import RecordsTable
@@ -67,6 +67,7 @@ class ClassifyWidget(ScrollingDock):
         self.result = None
         self.result_mode = None
         self.source = None
+        self.result_source = None  # the layer the table's rows are about
         self.mode.changed.connect(self._mode_changed)
         self.run_button.changed.connect(self.run)
         self.stop_button.changed.connect(self.stop)
@@ -109,7 +110,7 @@ class ClassifyWidget(ScrollingDock):
             if layer.data.ndim < (4 if layer.rgb else 3):
                 raise ValueError(f"{layer.name!r} has no stack axis: use the 'image' mode.")
             return "classify_stack", {"stack": np.array(layer.data)}, layer
-        image, channel_axis = current_plane(self.viewer, layer)
+        image, channel_axis = plane_at_sliders(self.viewer, layer)
         if mode == "image":
             return "classify_image", {"image": image, "channel_axis": channel_axis}, layer
         if mode == "tiled class map":
@@ -120,7 +121,7 @@ class ClassifyWidget(ScrollingDock):
         labels = self.labels_layer.value
         if labels is None:
             raise ValueError("Open a Labels layer of segmented objects and choose it.")
-        label_data, _ = current_plane(self.viewer, labels)
+        label_data, _ = plane_at_sliders(self.viewer, labels)
         return "classify_objects", {"image": image, "labels": label_data,
                                     "channel_axis": channel_axis}, labels
 
@@ -154,7 +155,7 @@ class ClassifyWidget(ScrollingDock):
 
     # -- results ------------------------------------------------------------------------
     def _show(self, mode, result, stopped):
-        self.result, self.result_mode = result, mode
+        self.result, self.result_mode, self.result_source = result, mode, self.source
         rows = getattr(self, f"_rows_{mode.replace(' ', '_')}")(result)
         self.table.set_records(rows)
         self.status.value = f"{len(rows)} result(s){' (stopped early)' if stopped else ''}."
@@ -210,22 +211,30 @@ class ClassifyWidget(ScrollingDock):
         if self.viewer is None:
             return
         if "slice" in record:
-            self.viewer.dims.set_current_step(0, record["slice"])
-        elif record.get("centroid") is not None and self.source is not None:
-            self.source.selected_label = record["label"]
-            world = np.asarray(self.source.data_to_world(record["centroid"]))
+            if self.result_source in self.viewer.layers:
+                show_plane(self.viewer, self.result_source, record["slice"])
+        elif record.get("centroid") is not None and self.result_source is not None:
+            self.result_source.selected_label = record["label"]
+            world = np.asarray(self.result_source.data_to_world(record["centroid"]))
             self.viewer.camera.center = tuple(world[-2:])
 
     def _follow_slider(self, event=None):
         if self.result_mode != "stack" or self.viewer is None:
             self.current_slice.value = ""
             return
-        index = self.viewer.dims.current_step[0]
+        # the stack's own slider: beside a layer of more axes it is not the viewer's axis 0
+        index, reason = slider_index(self.viewer, self.result_source)
+        if index is None:
+            self.current_slice.value = reason
+            return
+        (index,) = index
         predicted = self.result["predicted"]
-        if 0 <= index < len(predicted):
+        if index < len(predicted):
             p = float(np.max(self.result["probabilities"][index]))
             self.current_slice.value = f"slice {index}: {predicted[index]} ({100 * p:.1f} %)"
             self.plot.mark(index)
+        else:
+            self.current_slice.value = f"slice {index}: not classified (stopped early)."
 
     def _export(self):
         from qtpy.QtWidgets import QFileDialog

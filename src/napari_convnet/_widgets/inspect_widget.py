@@ -15,7 +15,7 @@ from napari_convnet._layers import (
     kernels_layer,
 )
 from napari_convnet._widgets._jobs import EngineTask, error_message
-from napari_convnet._widgets._layer_data import current_plane
+from napari_convnet._widgets._on_screen import plane_at_sliders
 from napari_convnet._widgets._sections import ScrollingDock
 
 PREDICTED = "(predicted class)"
@@ -101,7 +101,7 @@ class InspectWidget(ScrollingDock):
         layer = self.image_layer.value
         if layer is None:
             raise ValueError("Open an image layer and choose it in 'Image layer'.")
-        return layer, *current_plane(self.viewer, layer)
+        return layer, *plane_at_sliders(self.viewer, layer)
 
     def show_kernels(self):
         """Add the chosen convolution layer's kernels as an image layer."""

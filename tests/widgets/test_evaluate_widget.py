@@ -142,7 +142,8 @@ def test_review_moves_the_file_on_screen_beside_a_4d_layer(make_napari_viewer, q
     (entry,) = [json.loads(line) for line in (data / ".napari-convnet-moves.jsonl").open()]
     assert entry["source"] == paths[k]
     assert open(entry["target"], "rb").read() == before
-    assert "no longer there" in widget.on_screen.value
+    # the line is refreshed when the engine's answer reaches the dock, after the file is gone
+    qtbot.waitUntil(lambda: "no longer there" in widget.on_screen.value, timeout=30_000)
 
     # hidden, or covered by another layer: the dock says so and moves nothing
     viewer.dims.set_current_step(1, k + 1)

@@ -3,6 +3,18 @@
 Every message says what was wrong (with the received value) and what to do.
 """
 
+#: Characters of a received value (or of a quoted message) shown in an error message: a
+#: hostile file's 10^6 class names must not become an 11 MB message that freezes napari.
+SHOWN = 300
+
+
+def shorten(text, limit=SHOWN):
+    """``text`` (any object: its ``str``) cut to ``limit`` characters, saying how many more."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
 
 class ConvnetError(Exception):
     """A problem the user can fix: bad input, missing file, unusable dataset."""
@@ -14,6 +26,10 @@ class DatasetError(ConvnetError, ValueError):
 
 class ModelError(ConvnetError, ValueError):
     """A preset, model or model bundle cannot be built, loaded or used as asked."""
+
+
+class OutputError(ConvnetError, ValueError):
+    """An output path cannot be used: it is (or links to) an input, or cannot be written."""
 
 
 class EngineError(ConvnetError, RuntimeError):

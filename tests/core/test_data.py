@@ -424,6 +424,66 @@ def test_symlink_loop_does_not_hang(tmp_path):
     assert sum(index.summary()["totals"].values()) == 6
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+def test_folder_links_that_loop_or_index_twice_are_bad_entries(tmp_path):
+    _flat(tmp_path / "flat", n=3)
+    os.symlink(tmp_path / "flat", tmp_path / "flat" / "cat" / "parent")  # DATA/cat/parent -> DATA
+    os.symlink(tmp_path / "flat" / "dog", tmp_path / "flat" / "cat" / "dogs")
+    os.symlink(tmp_path / "flat" / "cat", tmp_path / "flat" / "kitten")  # a second name of cat
+    index = index_folder(tmp_path / "flat", _config(validation_split=0.0))
+    assert index.class_names == ["cat", "dog"]
+    assert index.counts()["train"] == {"cat": 3, "dog": 3}
+    reasons = {os.path.basename(b.path): b.reason for b in index.bad_files}
+    assert reasons == {
+        "parent": "link to a folder that holds it (a loop): not followed",
+        "dogs": "link to another class folder (dog): not followed, its files would be indexed "
+                "twice",
+        "kitten": "link to the class folder cat: not followed, its files would be indexed twice",
+    }
+
+    # split layout: a link from test/ to train/ would make one test class of all training files
+    _flat(tmp_path / "splits" / "train", n=3)
+    _flat(tmp_path / "splits" / "test", n=2)
+    os.symlink(tmp_path / "splits" / "train", tmp_path / "splits" / "test" / "cat" / "all")
+    index = index_folder(tmp_path / "splits", _config(validation_split=0.0))
+    assert index.counts()["train"] == {"cat": 3, "dog": 3}
+    assert index.counts()["test"] == {"cat": 2, "dog": 2}
+    assert [b.reason for b in index.bad_files] == [
+        "link to another class folder (train/cat, train/dog): not followed, its files would be "
+        "indexed twice"]
+
+    # a link to a folder outside the data set is followed as before
+    _png(tmp_path / "elsewhere" / "x.png")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "flat" / "dog" / "more")
+    index = index_folder(tmp_path / "flat", _config(validation_split=0.0))
+    assert index.counts()["train"] == {"cat": 3, "dog": 4}
+
+
+def test_tiff_with_pages_of_different_shapes_is_refused(tmp_path):
+    from napari_convnet.core.images import read_image
+
+    _flat(tmp_path, n=3)
+    odd = tmp_path / "cat" / "two-shapes.tif"
+    with tifffile.TiffWriter(odd) as tif:
+        tif.write(np.zeros((12, 10), np.uint8))
+        tif.write(np.zeros((6, 8), np.uint8))
+    index = index_folder(tmp_path, _config(validation_split=0.0))
+    assert [(b.path, b.reason) for b in index.bad_files] == [(str(odd), (
+        "TIFF with pages of different shapes (12x10, 6x8): only the first would be read; "
+        "save each image as its own file"))]
+    assert index.counts()["train"] == {"cat": 3, "dog": 3}
+    with pytest.raises(DatasetError, match=r"two-shapes\.tif.*pages of different shapes "
+                                           r"\(12x10, 6x8\)"):
+        read_image(odd, _config())
+    # pages of one shape are one stack, and a reduced-resolution page is no second image
+    _tif(tmp_path / "stack.tif", np.zeros((5, 12, 10), np.uint8))
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tif:
+        tif.write(np.zeros((12, 10), np.uint8))
+        tif.write(np.zeros((6, 5), np.uint8), subfiletype=1)
+    assert read_image(tmp_path / "stack.tif", _config()).shape == (1, 8, 8, 1)
+    assert read_image(tmp_path / "thumb.tif", _config()).shape == (1, 8, 8, 1)
+
+
 def test_imbalance_and_class_weights(tmp_path):
     _flat(tmp_path, classes=("many",), n=12)
     _flat(tmp_path, classes=("few",), n=4)

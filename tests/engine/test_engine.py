@@ -112,13 +112,29 @@ def test_killed_child_gives_clear_error_and_next_request_restarts():
         eng.shutdown()
 
 
-def test_shutdown_leaves_no_orphan():
+def test_shutdown_leaves_no_orphan_and_no_log():
     eng = Engine()
     eng.wait_ready(START_TIMEOUT)
-    pid = eng.pid
+    pid, log = eng.pid, eng.log_path
+    assert os.path.isfile(log)
     eng.shutdown()
     assert eng.state == STOPPED
     assert _wait_dead(pid)
+    assert not os.path.exists(log)  # a clean exit leaves nothing in the temp folder
+
+
+def test_old_logs_of_crashed_engines_are_pruned(tmp_path):
+    from napari_convnet.engine import process
+
+    old, new, other = (tmp_path / f"{process.LOG_PREFIX}{n}{process.LOG_SUFFIX}"
+                       for n in ("old", "new", "x"))
+    for path in (old, new, other):
+        path.write_text("Traceback ...\n")
+    week = process.KEEP_LOGS_S
+    os.utime(old, (time.time() - week - 60,) * 2)
+    os.utime(other, (time.time() - week + 3600,) * 2)
+    assert process.prune_logs(folder=tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name])
 
 
 def test_child_exits_when_parent_is_killed(tmp_path):

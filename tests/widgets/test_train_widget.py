@@ -4,45 +4,19 @@ import csv
 import hashlib
 import json
 
-import numpy as np
-from PIL import Image
 from qtpy.QtGui import QMovie
 
 START_MS = 240_000
 TRAIN_MS = 240_000
 
 
-def _stripes(root, n=24, size=20):
-    """Two classes a CNN learns in a few epochs: horizontal vs vertical stripes, noisy."""
-    rng = np.random.default_rng(1)
-    for name, axis in (("horizontal", 0), ("vertical", 1)):
-        (root / name).mkdir(parents=True)
-        for i in range(n):
-            phase = rng.integers(0, 4)
-            line = (np.arange(size) + phase) % 4 < 2
-            img = np.repeat(line[:, None], size, 1) if axis == 0 else np.repeat(line[None], size, 0)
-            img = img * 180 + rng.integers(0, 60, (size, size))
-            Image.fromarray(img.astype(np.uint8)).save(root / name / f"{i:02d}.png")
-
-
-def _open(make_napari_viewer, tmp_path):
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-convnet", "Train")
-    _stripes(tmp_path / "stripes")
-    widget.data.folder.value = tmp_path / "stripes"
-    widget.data.image_height.value = widget.data.image_width.value = 20
-    widget.preset.value = "course-cnn"
-    widget.batch_size.value = 8
-    return viewer, widget
-
-
 def _wait_idle(qtbot, widget, timeout=TRAIN_MS):
     qtbot.waitUntil(lambda: widget.train_button.enabled, timeout=timeout)
 
 
-def test_train_shows_params_curves_runs_then_continue_and_load(make_napari_viewer, qtbot,
+def test_train_shows_params_curves_runs_then_continue_and_load(open_train_dock, qtbot,
                                                                tmp_path):
-    viewer, widget = _open(make_napari_viewer, tmp_path)
+    viewer, widget = open_train_dock()
 
     widget.summary_button.clicked()
     qtbot.waitUntil(lambda: "trainable parameters" in widget.param_count.value, timeout=START_MS)
@@ -111,8 +85,8 @@ def test_docks_scroll_instead_of_growing_the_window(make_napari_viewer):
         assert dock.minimumSizeHint().height() < 300, name
 
 
-def test_stop_keeps_best_weights_and_the_model_is_usable(make_napari_viewer, qtbot, tmp_path):
-    viewer, widget = _open(make_napari_viewer, tmp_path)
+def test_stop_keeps_best_weights_and_the_model_is_usable(open_train_dock, qtbot, tmp_path):
+    viewer, widget = open_train_dock()
     widget.epochs.value = 200
     epochs_seen = []
     widget.train_button.clicked()
@@ -129,9 +103,9 @@ def test_stop_keeps_best_weights_and_the_model_is_usable(make_napari_viewer, qtb
     assert 1 <= meta["best_epoch"] <= meta["epochs"]
 
 
-def test_bad_folder_is_a_notification_and_the_dock_stays_usable(make_napari_viewer, qtbot,
+def test_bad_folder_is_a_notification_and_the_dock_stays_usable(open_train_dock, qtbot,
                                                                 tmp_path):
-    viewer, widget = _open(make_napari_viewer, tmp_path)
+    viewer, widget = open_train_dock()
     (tmp_path / "one").mkdir()
     widget.data.folder.value = tmp_path / "one"
     widget.train_button.clicked()
@@ -153,8 +127,8 @@ def _run_and_wait(qtbot, widget, button):
     assert widget.current is not None, widget.status.value
 
 
-def test_a_second_run_never_replaces_the_first_bundle(make_napari_viewer, qtbot, tmp_path):
-    viewer, widget = _open(make_napari_viewer, tmp_path)
+def test_a_second_run_never_replaces_the_first_bundle(open_train_dock, qtbot, tmp_path):
+    viewer, widget = open_train_dock()
     widget.epochs.value = 1
     models = tmp_path / "models"
     first, second = models / "m.keras", models / "m-2.keras"

@@ -101,17 +101,21 @@ class EngineTask:
         Called in the main thread with an event dict, ``(value, stopped)``, the exception, and
         nothing, respectively. Without ``on_error`` the error is shown as a notification.
     owner : magicgui widget, optional
-        When its Qt widget is destroyed (dock closed), callbacks are no longer called; the
-        engine request itself runs to its end (a training still saves its model).
+        When its Qt widget is destroyed (dock closed, viewer closed), callbacks are no longer
+        called; the engine request runs to its end, or is stopped (``stop_with_owner``).
+    stop_with_owner : bool
+        Stop the request when ``owner`` is destroyed (it keeps what it has: a training saves
+        its best weights), so the engine does not work on for a window that is gone.
     bar_now : bool
         Show the progress bar at once ("starting"), for long requests: the user sees the click
         taken, and napari builds the bar now rather than in the middle of the work.
     """
 
     def __init__(self, op, kwargs, description, on_event=None, on_result=None, on_error=None,
-                 on_finished=None, owner=None, bar_now=False):
+                 on_finished=None, owner=None, bar_now=False, stop_with_owner=False):
         self.description = description
         self._alive = True
+        self._stop_with_owner = stop_with_owner
         if owner is not None:
             owner.native.destroyed.connect(self._detach)
         self._holder = {}
@@ -159,6 +163,8 @@ class EngineTask:
 
     def _detach(self):
         self._on_event = self._on_result = self._on_error = self._on_finished = None
+        if self._stop_with_owner and self._alive:
+            self.stop(STOP_TIMEOUT_S)
 
     def _progress(self, done, total, text):
         """Show progress; updates after the first wait for the bar's timer (3 a second).

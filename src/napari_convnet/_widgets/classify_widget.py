@@ -18,6 +18,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 
+from napari_convnet import options
 from napari_convnet._layers import (
     add_or_update,
     class_map_layers,
@@ -30,6 +31,7 @@ from napari_convnet._widgets._on_screen import plane_at_sliders, show_plane, sli
 from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import StackPlot
 from napari_convnet._widgets.records_table import RecordsTable
+from napari_convnet.errors import ConvnetError
 
 MODES = ("image", "stack", "tiled class map", "objects", "folder")
 COLUMNS = ("item", "class", "probability")
@@ -46,8 +48,10 @@ class ClassifyWidget(ScrollingDock):
         self.labels_layer = ComboBox(choices=self._labels_layers, label="Labels layer",
                                tooltip="Segmented objects (objects mode)")
         self.folder = FileEdit(mode="d", label="Folder")
-        self.stride = SpinBox(value=0, min=0, max=4096, label="Stride (0 = half a tile)")
-        self.min_confidence = FloatSpinBox(value=0.0, min=0.0, max=1.0, step=0.05,
+        self.stride = SpinBox(value=0, min=0, max=options.STRIDE[1],
+                              label="Stride (0 = half a tile)")
+        self.min_confidence = FloatSpinBox(value=0.0, min=options.MIN_CONFIDENCE[0],
+                                           max=options.MIN_CONFIDENCE[1], step=0.05,
                                            label="Min. confidence")
         self.run_button = PushButton(text="Classify")
         self.stop_button = PushButton(text="Stop", enabled=False)
@@ -248,7 +252,7 @@ class ClassifyWidget(ScrollingDock):
         """Write the results table (with all class probabilities when known) as CSV."""
         try:
             self.table.export_csv(path)
-        except OSError as exc:
-            show_error(f"Could not write {path}: {exc}")
+        except ConvnetError as exc:
+            show_error(str(exc))
             return
         show_info(f"Wrote {path}")

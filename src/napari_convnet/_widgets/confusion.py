@@ -5,6 +5,8 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtCore import Signal
 
+from napari_convnet.atomic import writing
+
 
 class ConfusionCanvas(FigureCanvasQTAgg):
     """Confusion matrix (true classes in rows); emits ``cell_clicked(true, predicted)``."""
@@ -69,5 +71,6 @@ class ConfusionCanvas(FigureCanvasQTAgg):
             self.cell_clicked.emit(*cell)
 
     def export_png(self, path):
-        """Save the matrix as a PNG file."""
-        self.figure.savefig(path, dpi=150)
+        """Save the matrix as a PNG file, atomically (raises ``ConvnetError`` when it cannot)."""
+        with writing(path, "the PNG image") as tmp:
+            self.figure.savefig(tmp, dpi=150, format="png")

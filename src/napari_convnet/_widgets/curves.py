@@ -23,6 +23,8 @@ from qtpy.QtCore import QObject, QSize, Qt, Signal
 from qtpy.QtGui import QImage, QPainter
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
+from napari_convnet.atomic import writing
+
 _METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
 _DPI = 100
 _log = logging.getLogger(__name__)
@@ -241,7 +243,8 @@ class CurvesCanvas(QWidget):
                 for artist in animated:
                     artist.set_animated(False)
                 try:
-                    self.figure.savefig(path, dpi=150)
+                    with writing(path, "the PNG image") as tmp:
+                        self.figure.savefig(tmp, dpi=150, format="png")
                 finally:
                     for artist in animated:
                         artist.set_animated(True)

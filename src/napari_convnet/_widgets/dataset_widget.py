@@ -26,6 +26,9 @@ from napari_convnet.options import (
     IMAGE_SIDE,
     NORMALIZATIONS,
     RESIZE_MODES,
+    SAMPLES_PER_CLASS,
+    SEED,
+    SPLIT,
     STACK_RULES,
 )
 
@@ -95,11 +98,12 @@ class DatasetWidget(Container):
                                    label="Z/T stacks", tooltip=(
             "max projection, middle slice, or every slice as its own sample"))
         self.validation_split = FloatSpinBox(value=DATA_DEFAULTS["validation_split"], min=0.05,
-                                             max=0.9, step=0.05, label="Validation split")
-        self.seed = SpinBox(value=DATA_DEFAULTS["seed"], min=0, max=2**31 - 1, label="Seed")
+                                             max=SPLIT[1], step=0.05, label="Validation split")
+        self.seed = SpinBox(value=DATA_DEFAULTS["seed"], min=SEED[0], max=SEED[1], label="Seed")
         self.scan = PushButton(text="Scan folder")
         self.open_samples = PushButton(text="Open samples as layer")
-        self.per_class = SpinBox(value=4, min=1, max=100, label="Samples per class")
+        self.per_class = SpinBox(value=4, min=SAMPLES_PER_CLASS[0], max=SAMPLES_PER_CLASS[1],
+                                label="Samples per class")
         self.summary = TextEdit(value="", label="Summary")
         self.summary.read_only = True
         self.extend([

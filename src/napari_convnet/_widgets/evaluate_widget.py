@@ -6,7 +6,6 @@ is in the button, updated as the slider moves (``_on_screen.shown_plane`` reads 
 the review stack itself, whatever other layers and axes are open).
 """
 
-import csv
 import json
 import os
 
@@ -26,6 +25,9 @@ from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._on_screen import show_plane, shown_plane
 from napari_convnet._widgets._sections import ScrollingDock, qt_section, when_removed
 from napari_convnet._widgets.confusion import ConfusionCanvas
+from napari_convnet.atomic import write_text
+from napari_convnet.csvfile import write_csv
+from napari_convnet.errors import ConvnetError
 from napari_convnet.filenames import report_stem
 
 _SPLITS = ("auto (test split, else all)", "all", "test", "validation", "train")
@@ -294,15 +296,12 @@ class EvaluateWidget(ScrollingDock):
             return None
         folder = os.path.dirname(stem)
         try:
-            with open(stem + ".json", "w", encoding="utf-8") as fh:
-                json.dump(self.report, fh, indent=1)
-            with open(stem + ".csv", "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["class", "precision", "recall", "f1", "support"])
-                for name, r in self.report["per_class"].items():
-                    writer.writerow([name, r["precision"], r["recall"], r["f1"], r["support"]])
+            write_text(stem + ".json", json.dumps(self.report, indent=1), "the report")
+            write_csv(stem + ".csv", [["class", "precision", "recall", "f1", "support"], *(
+                [name, r["precision"], r["recall"], r["f1"], r["support"]]
+                for name, r in self.report["per_class"].items())], "the report")
             self.matrix.export_png(stem + ".png")
-        except OSError as exc:
+        except ConvnetError as exc:
             show_error(f"Could not write the report to {folder}: {exc}")
             return None
         show_info(f"Wrote {stem}.json, .csv and .png")

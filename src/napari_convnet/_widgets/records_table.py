@@ -1,9 +1,9 @@
 """A sortable, read-only table of dict rows with CSV export; emits the clicked row's record."""
 
-import csv
-
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
+
+from napari_convnet.csvfile import write_csv
 
 
 class RecordsTable(QTableWidget):
@@ -65,12 +65,12 @@ class RecordsTable(QTableWidget):
         self.record_clicked.emit(self.record_at(row))
 
     def export_csv(self, path, extra=None):
-        """Write every record as a CSV row: the columns, plus ``extra`` {name: fn(record)}."""
+        """Write every record as a CSV row: the columns, plus ``extra`` {name: fn(record)}.
+
+        Cells follow :mod:`napari_convnet.csvfile` (names byte for byte, no formulas); the file
+        is replaced atomically. Raises ``ConvnetError`` with the reason when it cannot be.
+        """
         extra = extra or {}
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow([*self.columns, *extra])
-            for record in self.records:
-                values = self.row_for(record)
-                writer.writerow([values.get(k, "") for k in self.columns]
-                                + [fn(record) for fn in extra.values()])
+        rows = ([self.row_for(record).get(k, "") for k in self.columns]
+                + [fn(record) for fn in extra.values()] for record in self.records)
+        write_csv(path, [[*self.columns, *extra], *rows])

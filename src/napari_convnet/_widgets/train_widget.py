@@ -21,8 +21,10 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error, show_info
 
+from napari_convnet import options
 from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets import _jobs
+from napari_convnet._widgets._closing import CloseGuard
 from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import CurvesCanvas
@@ -30,6 +32,7 @@ from napari_convnet._widgets.dataset_widget import DatasetWidget
 from napari_convnet._widgets.engine_widget import device_badge
 from napari_convnet._widgets.runs_table import RunsTable, options_text
 from napari_convnet.engine import get_engine
+from napari_convnet.errors import ConvnetError
 from napari_convnet.filenames import free_bundle_path
 from napari_convnet.options import AUTO
 
@@ -67,7 +70,8 @@ class TrainWidget(ScrollingDock):
         self.dropout = CheckBox(value=False, text="dropout (0.2/0.3/0.4/0.4)")
         self.batchnorm = CheckBox(value=False, text="batch normalisation")
         self.augment = CheckBox(value=False, text="augmentation (shifts, flips, 90°)")
-        self.l2 = FloatSpinBox(value=0.0, min=0.0, max=1.0, step=1e-4, label="L2 (0 = off)")
+        self.l2 = FloatSpinBox(value=0.0, min=options.L2[0], max=options.L2[1], step=1e-4,
+                               label="L2 (0 = off)")
         self.fine_tune = CheckBox(value=False, text="fine-tune the backbone")
         self.weights = FileEdit(mode="r", filter="*.h5", label="ImageNet weights",
                                 tooltip="Local backbone weights file (.h5); empty = Keras cache")
@@ -76,13 +80,19 @@ class TrainWidget(ScrollingDock):
         self.layers = TextEdit(value="", label="Layers")
         self.layers.read_only = True
         self.layers.visible = False
-        self.epochs = SpinBox(value=10, min=1, max=10_000, label="Epochs")
-        self.batch_size = SpinBox(value=32, min=1, max=4096, label="Batch size")
-        self.optimizer = ComboBox(value="adam", choices=["adam", "sgd"], label="Optimizer")
-        self.learning_rate = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4,
-                                          label="Learning rate")
-        self.early_stopping = SpinBox(value=0, min=0, max=1000,
-                                      label="Early stopping (0 = off)")
+        train = options.TRAIN_DEFAULTS
+        self.epochs = SpinBox(value=train["epochs"], min=options.EPOCHS[0],
+                              max=options.EPOCHS[1], label="Epochs")
+        self.batch_size = SpinBox(value=train["batch_size"], min=options.BATCH_SIZE[0],
+                                  max=options.BATCH_SIZE[1], label="Batch size")
+        self.optimizer = ComboBox(value=train["optimizer"], choices=list(options.OPTIMIZERS),
+                                  label="Optimizer")
+        self.learning_rate = FloatSpinBox(
+            value=options.LEARNING_RATES[train["optimizer"]], min=options.LEARNING_RATE[0],
+            max=options.LEARNING_RATE[1], step=1e-4, label="Learning rate",
+            tooltip="Each optimiser's usual rate is filled in when it is chosen")
+        self.early_stopping = SpinBox(value=train["early_stopping"] or 0, min=0,
+                                      max=options.PATIENCE[1], label="Early stopping (0 = off)")
         self.class_weights = CheckBox(value=False, text="class weights (imbalanced data)")
         self.out = FileEdit(mode="w", filter="*.keras", label="Save model to",
                             tooltip="Empty: a new file in <data>-models beside the data folder. "
@@ -122,10 +132,12 @@ class TrainWidget(ScrollingDock):
         for label in (self.status, self.device, self.param_count):
             label.native.setWordWrap(True)
         self.task = self.runs_task = None
+        self._guard = None  # CloseGuard of napari's window while a training runs
         self._save_note = ""  # what the last run's save did differently from 'Save model to'
         self.current = None  # {"meta", "path"} of the engine's current model
         self.session_models = []
         self.preset.changed.connect(self._preset_changed)
+        self.optimizer.changed.connect(self._optimizer_changed)
         self.summary_button.changed.connect(self.show_model_summary)
         self.train_button.changed.connect(lambda: self.start_training(False))
         self.continue_button.changed.connect(lambda: self.start_training(True))
@@ -148,6 +160,11 @@ class TrainWidget(ScrollingDock):
         self.dropout.enabled = name in _VGG + _TRANSFER
         self.fine_tune.enabled = self.weights.enabled = name in _TRANSFER
         self.param_count.value = ""
+
+    def _optimizer_changed(self, name):
+        """Fill in the chosen optimiser's usual learning rate, unless the user typed another."""
+        if self.learning_rate.value in options.LEARNING_RATES.values():
+            self.learning_rate.value = options.LEARNING_RATES[name]
 
     def preset_options(self):
         """Options of the chosen preset as keyword arguments of ``build_model``."""
@@ -279,7 +296,17 @@ class TrainWidget(ScrollingDock):
         self._busy(True)
         self.task = EngineTask("train", kwargs, "Training", on_event=self._train_event,
                                on_result=self._trained, on_error=self._failed,
-                               on_finished=lambda: self._busy(False), owner=self, bar_now=True)
+                               on_finished=self._run_ended, owner=self, bar_now=True,
+                               stop_with_owner=True)
+        window = self.native.window()
+        if window is not self.native:  # docked in napari: closing it asks first
+            self._guard = CloseGuard(window, "The training run", self.stop)
+
+    def _run_ended(self):
+        self._busy(False)
+        if self._guard is not None:
+            self._guard.ended()
+            self._guard = None
 
     def _train_event(self, event):
         if event.get("type") == "epoch":
@@ -385,7 +412,7 @@ class TrainWidget(ScrollingDock):
             return
         try:
             (self.runs.export_csv if kind == "csv" else self.curves.export_png)(path)
-        except OSError as exc:
-            show_error(f"Could not write {path}: {exc}. Choose another folder.")
+        except ConvnetError as exc:
+            show_error(str(exc))
             return
         show_info(f"Wrote {path}")

@@ -37,9 +37,24 @@ def build_parser():
     return parser
 
 
+def _bytes_safe_streams():
+    """Print file and class names byte for byte, as the CSV files hold them (docs/cli.md).
+
+    Linux names are bytes; Python holds the undecodable ones as surrogate escapes, which a
+    strict stdout (a UTF-8 locale other than C.UTF-8) refuses with a traceback. Messages on
+    stderr escape them (``\\xff``), as Python's own stderr does.
+    """
+    for stream, bytes_ok in ((sys.stdout, True), (sys.stderr, False)):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            utf8 = (stream.encoding or "").lower().replace("-", "") == "utf8"
+            stream.reconfigure(errors="surrogateescape" if utf8 and bytes_ok
+                               else "backslashreplace")
+
+
 def main(argv=None):
     """Run the command line; return the process exit status (0 ok, 1 failed, 2 bad input)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _bytes_safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

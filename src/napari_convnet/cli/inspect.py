@@ -7,7 +7,7 @@ maps the ``scale`` and ``translate`` that place them on the input image.
 
 import json
 
-from napari_convnet.cli._output import output_file
+from napari_convnet.atomic import writing
 
 
 def add_parser(subparsers):
@@ -93,13 +93,18 @@ def write_tiff(path, array, metadata, scale=None, option="output"):
     extra = {}
     if scale is not None:  # pixels per input pixel, as ImageJ and other readers understand
         extra = {"resolution": (1 / scale[1], 1 / scale[0]), "resolutionunit": "NONE"}
-    with output_file(path, option) as tmp:
+    with writing(path, option) as tmp:
         tifffile.imwrite(tmp, array.astype("float32", copy=False), metadata=metadata, **extra)
 
 
 def run(args):
     """Run one inspection action; print what was written."""
     action = _check(args)
+    from napari_convnet.core.outputs import check_outputs
+
+    if action != "list_layers":
+        check_outputs([(f"--{action.replace('_', '-')}", getattr(args, action))],
+                      [("model bundle", args.model), ("input image", args.image)])
     from napari_convnet.core import inspection
     from napari_convnet.core.bundle import load_bundle
 

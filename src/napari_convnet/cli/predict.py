@@ -5,12 +5,12 @@
 - ``--objects LABELS.tif``: a class per object of a label image, as CSV.
 """
 
-import csv
 import json
 import os
 import sys
 
-from napari_convnet.cli._output import output_file
+from napari_convnet.atomic import writing
+from napari_convnet.csvfile import open_csv, write_rows
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -49,26 +49,26 @@ def add_parser(subparsers):
 
 
 def write_csv(path, result):
-    """Write prediction rows: path, slice, predicted, probability, then ``p_<class>`` columns."""
-    names = result["class_names"]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "slice", "predicted", "probability", *(f"p_{n}" for n in names)])
-        for row in result["rows"]:
-            writer.writerow([row["path"], "" if row["slice"] is None else row["slice"],
-                             row["predicted"], f"{row['probability']:.6f}",
-                             *(f"{p:.6f}" for p in row["probabilities"])])
+    """Write prediction rows: path, slice, predicted, probability, then ``p_<class>`` columns.
+
+    Cells follow :mod:`napari_convnet.csvfile` (names byte for byte, no formulas).
+    """
+    header = ["path", "slice", "predicted", "probability",
+              *(f"p_{n}" for n in result["class_names"])]
+    with open_csv(path) as fh:
+        write_rows(fh, [header, *(
+            [row["path"], "" if row["slice"] is None else row["slice"], row["predicted"],
+             f"{row['probability']:.6f}", *(f"{p:.6f}" for p in row["probabilities"])]
+            for row in result["rows"])])
 
 
 def write_objects_csv(fh, result):
     """Write one row per object: label_id, class, probability, then ``p_<class>`` columns."""
-    writer = csv.writer(fh)
-    writer.writerow(["label_id", "class", "probability",
-                     *(f"p_{n}" for n in result["class_names"])])
-    for label, name, p, probs in zip(result["label_ids"], result["predicted"],
-                                     result["probability"], result["probabilities"],
-                                     strict=True):
-        writer.writerow([int(label), name, f"{p:.6f}", *(f"{v:.6f}" for v in probs)])
+    header = ["label_id", "class", "probability", *(f"p_{n}" for n in result["class_names"])]
+    rows = zip(result["label_ids"], result["predicted"], result["probability"],
+               result["probabilities"], strict=True)
+    write_rows(fh, [header, *([int(label), name, f"{p:.6f}", *(f"{v:.6f}" for v in probs)]
+                              for label, name, p, probs in rows)])
 
 
 def _read(path, what):
@@ -97,11 +97,6 @@ def _map_paths(images, out):
             f"--tile-map {out!r} is one file but {len(images)} images were given. Give a "
             "folder for one class map per image."
         )
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as exc:
-        raise DatasetError(f"Cannot create the --tile-map folder {out!r}: {exc.strerror or exc}. "
-                           "Give a folder path you can write to.") from exc
     names, paths = set(), []
     for image in images:
         stem = os.path.splitext(os.path.basename(image))[0]
@@ -114,15 +109,25 @@ def _map_paths(images, out):
     return paths
 
 
-def _tile_maps(args, model, meta):
+def _make_folder(outs, folder):
+    from napari_convnet.errors import DatasetError
+
+    if outs == [folder]:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"Cannot create the --tile-map folder {folder!r}: "
+                           f"{exc.strerror or exc}. Give a folder path you can write to.") from exc
+
+
+def _tile_maps(args, model, meta, images, outs):
     import numpy as np
     import tifffile
 
-    from napari_convnet.core.prediction import find_images
     from napari_convnet.core.tiling import tile_class_map
 
-    images = find_images(args.paths)
-    outs = _map_paths(images, args.tile_map)
+    _make_folder(outs, args.tile_map)
     names = list(meta["class_names"])
     for image, out in zip(images, outs, strict=True):
         raw, axis = _read(image, "image")
@@ -130,7 +135,7 @@ def _tile_maps(args, model, meta):
                                 min_confidence=args.min_confidence, channel_axis=axis,
                                 batch_size=args.batch_size)
         labels = result["labels"]
-        with output_file(out, "--tile-map") as tmp:
+        with writing(out, "--tile-map") as tmp:
             tifffile.imwrite(tmp, labels, compression="zlib",
                              metadata={"axes": "YX", "class_names": names})
         share = np.bincount(labels.ravel(), minlength=len(names) + 1) / labels.size
@@ -143,18 +148,13 @@ def _tile_maps(args, model, meta):
 
 def _objects(args, model, meta):
     from napari_convnet.core.objects import classify_objects
-    from napari_convnet.errors import DatasetError
 
-    if len(args.paths) != 1 or os.path.isdir(args.paths[0]):
-        raise DatasetError(f"--objects takes exactly one IMAGE file (the image the labels were "
-                           f"segmented from). Received: {args.paths}")
     raw, axis = _read(args.paths[0], "image")
     labels, _ = _read(args.objects, "label image")
     result = classify_objects(model, meta, raw, labels, mode=args.mode, channel_axis=axis,
                               batch_size=args.batch_size)
     if args.csv:
-        with output_file(args.csv, "--csv") as tmp, \
-                open(tmp, "w", newline="", encoding="utf-8") as fh:
+        with writing(args.csv, "--csv") as tmp, open_csv(tmp) as fh:
             write_objects_csv(fh, result)
         print(f"wrote {len(result['label_ids'])} object(s) to {args.csv}", file=sys.stderr)
     else:
@@ -162,21 +162,52 @@ def _objects(args, model, meta):
     return 0 if len(result["label_ids"]) else 1
 
 
+def _check_paths(args):
+    """The images to read and the class map paths, once no output is an input.
+
+    Before the model is loaded: a folder's images are listed first, so that none of them,
+    read or not yet, is written over (:func:`napari_convnet.core.outputs.check_outputs`).
+    """
+    from napari_convnet.core.outputs import check_outputs
+    from napari_convnet.core.prediction import find_images
+    from napari_convnet.errors import DatasetError
+
+    inputs = [("model bundle", args.model)]
+    if args.objects:
+        if len(args.paths) != 1 or os.path.isdir(args.paths[0]):
+            raise DatasetError(f"--objects takes exactly one IMAGE file (the image the labels "
+                               f"were segmented from). Received: {args.paths}")
+        images, maps = list(args.paths), []
+        inputs.append(("label image", args.objects))
+    else:
+        images = find_images(args.paths)
+        maps = _map_paths(images, args.tile_map) if args.tile_map else []
+    if maps and maps != [args.tile_map]:  # a folder of maps: say which image's map it is
+        outputs = [(f"--tile-map (the class map of {image!r})", path)
+                   for image, path in zip(images, maps, strict=True)]
+    else:
+        outputs = [("--tile-map", args.tile_map)] if args.tile_map else [("--csv", args.csv)]
+    check_outputs(outputs, inputs + [("input image", path) for path in images],
+                  [("input folder", path) for path in args.paths if os.path.isdir(path)])
+    return images, maps
+
+
 def run(args):
     """Classify every image (or tile map / objects); exit 1 when nothing was classified."""
+    images, maps = _check_paths(args)
     from napari_convnet.core.bundle import load_bundle
     from napari_convnet.core.prediction import predict_files
 
     model, meta = load_bundle(args.model)
     if args.tile_map:
-        return _tile_maps(args, model, meta)
+        return _tile_maps(args, model, meta, images, maps)
     if args.objects:
         return _objects(args, model, meta)
-    result = predict_files(model, meta, args.paths, batch_size=args.batch_size)
+    result = predict_files(model, meta, images, batch_size=args.batch_size)
     for err in result["errors"]:
         print(f"warning: skipped {err['error']}", file=sys.stderr)
     if args.csv:
-        with output_file(args.csv, "--csv") as tmp:
+        with writing(args.csv, "--csv") as tmp:
             write_csv(tmp, result)
     if args.json:
         print(json.dumps(result))

@@ -4,9 +4,12 @@ import os
 import sys
 import time
 
+from napari_convnet import options
 from napari_convnet.cli.data import add_config_arguments, config_kwargs
 from napari_convnet.errors import ModelError
 from napari_convnet.filenames import free_bundle_path
+
+_TRAIN = options.TRAIN_DEFAULTS
 
 
 def add_parser(subparsers):
@@ -19,7 +22,8 @@ def add_parser(subparsers):
     parser.add_argument("data", metavar="DATA", help="folder of class folders")
     parser.add_argument("--preset", help="model preset (see `napari-convnet presets`); "
                                          "optional with --continue")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs to run (default 10)")
+    parser.add_argument("--epochs", type=int, default=_TRAIN["epochs"],
+                        help=f"epochs to run (default {_TRAIN['epochs']})")
     parser.add_argument("--out", required=True, metavar="MODEL.keras",
                         help="bundle to write; an existing file is refused (see --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
@@ -52,14 +56,16 @@ def add_model_arguments(parser):
 def add_training_arguments(parser):
     """Optimiser, batch size, early stopping, continuing, checkpointing, devices."""
     group = parser.add_argument_group("training")
-    group.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    group.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    group.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default 0.001 for adam, 0.01 for sgd)")
-    group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    rates = ", ".join(f"{rate:g} for {name}" for name, rate in options.LEARNING_RATES.items())
+    group.add_argument("--batch-size", type=int, default=_TRAIN["batch_size"],
+                       help=f"batch size (default {_TRAIN['batch_size']})")
+    group.add_argument("--optimizer", choices=options.OPTIMIZERS, default=_TRAIN["optimizer"])
+    group.add_argument("--lr", type=float, default=None, help=f"learning rate (default {rates})")
+    group.add_argument("--momentum", type=float, default=_TRAIN["momentum"],
+                       help=f"SGD momentum (default {_TRAIN['momentum']})")
     group.add_argument("--early-stopping", type=int, metavar="N",
                        help="stop after N epochs without improvement")
-    group.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default="val_accuracy",
+    group.add_argument("--monitor", choices=options.MONITORS, default=_TRAIN["monitor"],
                        help="metric that picks the best epoch (its weights are saved)")
     group.add_argument("--class-weights", action="store_true",
                        help="weight the loss by balanced class weights (imbalanced data)")
@@ -95,12 +101,12 @@ def train_config(args):
     """A TrainConfig from the command line."""
     from napari_convnet.core.training import TrainConfig
 
-    lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else 0.001)
     return TrainConfig(
-        optimizer=args.optimizer, learning_rate=lr, momentum=args.momentum,
-        batch_size=args.batch_size, epochs=args.epochs, early_stopping=args.early_stopping,
+        optimizer=args.optimizer, learning_rate=args.lr,  # None: options.LEARNING_RATES
+        momentum=args.momentum, batch_size=args.batch_size, epochs=args.epochs,
+        early_stopping=args.early_stopping,
         monitor=args.monitor, use_class_weights=args.class_weights,
-        seed=args.seed if args.seed is not None else 1337,
+        seed=args.seed if args.seed is not None else _TRAIN["seed"],
         mixed_precision=args.mixed_precision, checkpoint=args.checkpoint, strategy=args.strategy,
     )
 

@@ -2,13 +2,13 @@
 
 import contextlib
 import os
-import tempfile
 import threading
 import time
 
 import keras
 import numpy as np
 
+from napari_convnet.atomic import replacing
 from napari_convnet.errors import ModelError
 
 #: Batch events are sent at most this often (seconds): converting the logs to floats
@@ -135,22 +135,14 @@ class TrainingMonitor(keras.callbacks.Callback):
 
 
 def save_weights_atomic(model, path):
-    """Write ``model``'s weights to ``path`` (``*.weights.h5``) via a temp file + os.replace."""
+    """Write ``model``'s weights to ``path`` (``*.weights.h5``), atomically."""
     path = os.fspath(path)
     if not path.endswith(".weights.h5"):
         raise ModelError(
             f"A checkpoint file name must end in '.weights.h5'. Received: checkpoint={path!r}"
         )
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".weights.h5", dir=folder)
-    os.close(fd)
-    try:
+    with replacing(path, suffix=".weights.h5") as tmp:
         model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def device_name():

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from napari_convnet import options
 from napari_convnet.errors import DatasetError, ModelError
 
 
@@ -118,8 +119,8 @@ def predict_chunks(model, total, make_batch, batch_size, stage, on_event=None,
         float32 (done, K); done < total after a stop.
     stopped : bool
     """
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size > 0):
-        raise ModelError(f"`batch_size` must be a positive int. Received: {batch_size!r}")
+    options.check("batch_size", batch_size, options.PREDICT_BATCH_SIZE, ModelError,
+                  integer=True)
     out = np.empty((total, int(model.output_shape[-1])), np.float32)
     full = batch_size if total > batch_size else total
     done, stopped = 0, False

@@ -12,8 +12,9 @@ import json
 import os
 
 from napari_convnet import options
+from napari_convnet.atomic import replacing
 from napari_convnet.core import bundle
-from napari_convnet.core.atomic import replacing
+from napari_convnet.core.outputs import check_outputs, check_writable
 from napari_convnet.errors import ModelError
 from napari_convnet.filenames import RUN_SUFFIX, next_free
 
@@ -152,12 +153,18 @@ def run_record_paths(out, started):
     The archived name is free: a second run of the same bundle name started in the same
     second gets ``NAME-<time>-2.run.json`` instead of replacing the first one's record.
     """
+    latest = latest_record_path(out)
+    folder, name = os.path.split(latest)
+    stamp = started.replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    archived = os.path.join(folder, "runs", f"{name[: -len(RUN_SUFFIX)]}-{stamp}{RUN_SUFFIX}")
+    return latest, next_free(archived, RUN_SUFFIX)
+
+
+def latest_record_path(out):
+    """``DIR/NAME.run.json``: the record of the latest run of bundle ``DIR/NAME.keras``."""
     out = os.fspath(out)
     stem = os.path.basename(out)[: -len(".keras")] if out.endswith(".keras") else out
-    folder = os.path.dirname(os.path.abspath(out))
-    stamp = started.replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
-    archived = os.path.join(folder, "runs", f"{stem}-{stamp}{RUN_SUFFIX}")
-    return (os.path.join(folder, f"{stem}{RUN_SUFFIX}"), next_free(archived, RUN_SUFFIX))
+    return os.path.join(os.path.dirname(os.path.abspath(out)), f"{stem}{RUN_SUFFIX}")
 
 
 def write_run_record(out, record):
@@ -166,3 +173,23 @@ def write_run_record(out, record):
     for path in paths:
         _write_json(path, record)
     return paths
+
+
+def check_paths(data_root, out, checkpoint, model=None, preset_options=None):
+    """Refuse a run's outputs that are its inputs, and a checkpoint that cannot be written.
+
+    Called before any work (see :mod:`napari_convnet.core.outputs`). The bundle ``out`` may
+    be the bundle being continued: replacing it is asked for explicitly (``overwrite``),
+    after it has been read whole. The checkpoint is checked like ``out``, so a read-only
+    folder is said before the first epoch, not after it.
+    """
+    weights = (preset_options or {}).get("weights")
+    weights = weights if isinstance(weights, str) and os.path.isfile(weights) else None
+    continued = model if isinstance(model, str | os.PathLike) else None
+    outputs = [("The model bundle", out),
+               ("The run record", None if out is None else latest_record_path(out)),
+               ("The checkpoint", checkpoint)]
+    check_outputs(outputs, [("weights file", weights)], [("data folder", data_root)])
+    check_outputs(outputs[1:], [("model to continue", continued)])
+    if checkpoint is not None:
+        check_writable(checkpoint, "checkpoint", "--checkpoint file")

@@ -20,15 +20,18 @@ import keras
 import numpy as np
 
 from napari_convnet import __version__
-from napari_convnet.core import presets  # noqa: F401  (registers custom layers for loading)
-from napari_convnet.core.atomic import replacing
-from napari_convnet.errors import DatasetError, ModelError
+from napari_convnet.atomic import replacing
+from napari_convnet.core import (
+    metadata,
+    presets,  # noqa: F401  (registers custom layers for loading)
+)
+from napari_convnet.core.outputs import check_writable
+from napari_convnet.errors import ModelError, shorten
 
-META_MEMBER = "napari_convnet.json"
-FORMAT = "napari-convnet-bundle"
-FORMAT_VERSION = 1
-#: Keys every bundle's metadata has (``save_bundle`` fills the last four when missing).
-REQUIRED_KEYS = ("class_names", "input_shape", "data_config")
+#: The member of the ``.keras`` zip that holds the metadata (see :mod:`.metadata`).
+META_MEMBER = metadata.META_MEMBER
+FORMAT = metadata.FORMAT
+FORMAT_VERSION = metadata.FORMAT_VERSION
 DEFAULT_KEYS = ("format", "format_version", "versions", "created")
 
 
@@ -50,50 +53,19 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _check_meta(model, meta):
-    missing = [k for k in REQUIRED_KEYS if k not in meta]
-    if missing:
-        raise ModelError(
-            f"Bundle metadata lacks {', '.join(missing)}. Received keys: {sorted(meta)}"
-        )
+def _check_meta(model, meta, where="The bundle metadata"):
+    """Check every field (:func:`.metadata.check_fields`), then against the model itself."""
+    metadata.check_fields(meta, where)
     outputs = model.output_shape[-1]
     if len(meta["class_names"]) != outputs:
         raise ModelError(
-            f"The model has {outputs} outputs but the metadata names "
-            f"{len(meta['class_names'])} classes ({meta['class_names']})."
+            f"{where}: the model has {outputs} outputs but the metadata names "
+            f"{len(meta['class_names'])} classes ({shorten(meta['class_names'])})."
         )
     if list(model.input_shape[1:]) != list(meta["input_shape"]):
         raise ModelError(
-            f"The model takes input {tuple(model.input_shape[1:])} but the metadata says "
-            f"input_shape={tuple(meta['input_shape'])}."
-        )
-    _check_data_config(meta)
-
-
-def _check_data_config(meta):
-    """The preprocessing must be complete and agree with the model input."""
-    from napari_convnet.core._predict import data_config
-
-    shape = tuple(meta["input_shape"])
-    if len(shape) != 3:
-        raise ModelError(
-            "The model must take images: input_shape [height, width, channels]. Received: "
-            f"input_shape={list(shape)}"
-        )
-    try:
-        config = data_config(meta)
-    except (DatasetError, TypeError, ValueError) as exc:
-        raise ModelError(f"The bundle's data_config is not valid: {exc}") from None
-    if tuple(config.image_size) != shape[:2] or config.channels != shape[2]:
-        raise ModelError(
-            f"The bundle's data_config makes {tuple(config.image_size)} images with "
-            f"{config.channels} channel(s) but the model takes input_shape={shape}."
-        )
-    if not config.complete:
-        raise ModelError(
-            "The bundle's data_config uses normalization='dataset' but stores no intensity "
-            "`levels`, so images cannot be prepared as the model saw them. Save the bundle "
-            "with the levels its training measured (DatasetIndex.config)."
+            f"{where}: the model takes input {tuple(model.input_shape[1:])} but the metadata "
+            f"says input_shape={tuple(meta['input_shape'])}."
         )
 
 
@@ -151,37 +123,23 @@ def save_bundle(model, path, meta):
 def check_destination(path):
     """Check that a bundle can be written at ``path``; return its (absolute) folder.
 
-    Called before training, so a run is not lost to an output path that cannot work: the
-    folder (or its first existing parent, when it is to be created) must be a folder the
-    user may write to, and ``path`` itself must not be a folder.
+    Called before training, so a run is not lost to an output path that cannot work (see
+    :func:`napari_convnet.core.outputs.unwritable`).
 
     Raises
     ------
     ModelError
         Saying which part of the path is the problem and what to do.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    reason = None
-    if os.path.isdir(path):
-        reason = "it is a folder"
-    elif not os.path.isdir(existing):
-        reason = f"{existing!r} is a file, not a folder"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        reason = f"the folder {existing!r} is read-only (no write permission)"
-    if reason is not None:
-        raise ModelError(
-            f"Cannot write the model bundle {path!r}: {reason}. Choose another output file "
-            "(--out) in a folder you can write to."
-        )
-    return folder
+    check_writable(path, "model bundle", "output file (--out)", ModelError)
+    return os.path.dirname(os.path.abspath(os.fspath(path)))
 
 
 def read_meta(path):
     """Read a bundle's metadata without loading the model (fast; no Keras work).
+
+    The metadata is read with a size cap and every field checked (:mod:`.metadata`), so a
+    bundle that is refused here is refused on every surface, before Keras reads anything.
 
     Returns
     -------
@@ -191,7 +149,7 @@ def read_meta(path):
     Raises
     ------
     ModelError
-        Missing file, or not a ``.keras`` zip.
+        Missing file, not a ``.keras`` zip, metadata too large, damaged or invalid.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -206,14 +164,14 @@ def read_meta(path):
                 )
             if META_MEMBER not in names:
                 return None
-            return json.loads(zf.read(META_MEMBER).decode("utf-8"))
+            meta = metadata.read_member(zf, repr(path))
     except zipfile.BadZipFile:
         raise ModelError(
             f"{path!r} is not a model bundle: not a .keras (zip) file, or it is damaged. "
             "Give a .keras file saved by napari-convnet (napari-convnet train --out ...)."
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path!r}: the napari-convnet metadata is damaged ({exc}).") from None
+    metadata.check_fields(meta, repr(path))
+    return meta
 
 
 def _foreign_meta(model, path):
@@ -284,5 +242,5 @@ def load_bundle(path, safe_mode=True, allow_foreign=False):
         raise ModelError(f"Cannot load the model in {path!r}: {first}") from exc
     if meta is None:
         meta = _foreign_meta(model, path)
-    _check_meta(model, meta)
+    _check_meta(model, meta, repr(path))
     return model, meta

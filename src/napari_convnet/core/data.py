@@ -25,7 +25,7 @@ from napari_convnet.core.intensity import measure_levels
 from napari_convnet.core.pipeline import augment_batch, load_split, make_dataset
 from napari_convnet.core.reading import IMAGE_SUFFIXES
 from napari_convnet.core.walk import BadFile, Sample, find_class_files, probe_files, split_files
-from napari_convnet.errors import DatasetError
+from napari_convnet.errors import DatasetError, shorten
 
 __all__ = [
     "IMAGE_SUFFIXES", "BadFile", "DataConfig", "DatasetIndex", "Sample", "augment_batch",
@@ -51,8 +51,9 @@ class DataConfig:
         (H, W) of the model input. None (or ``"auto"``): taken from the data when a folder is
         indexed (:data:`napari_convnet.options.AUTO_MAX_SIDE` gives the rule).
     channels : int, optional
-        Channels of the model input; None = the channel count of the data (which must agree).
-        Given, images are converted: grey -> repeated N times, N channels -> grey (mean).
+        Channels of the model input (:data:`napari_convnet.options.CHANNELS`); None = the
+        channel count of the data (which must agree). Given, images are converted: grey ->
+        repeated N times, N channels -> grey (mean).
     channel_axis : int, optional
         Channel axis of the raw arrays; None = TIFF metadata, else a first/last axis of size <= 4.
     normalization : {"dataset", "percentile", "range", "none"}
@@ -71,9 +72,10 @@ class DataConfig:
     resize : {"pad", "crop", "stretch"}
         Fit the input size preserving aspect (pad with 0 or centre-crop), or stretch.
     validation_split, test_split : float
-        Fractions of each class (of files, so slices of a file stay together) split off.
+        Fractions of each class (of files, so slices of a file stay together) split off, each
+        within :data:`napari_convnet.options.SPLIT`.
     seed : int
-        Seed of the splits, shuffling and augmentation.
+        Seed of the splits, shuffling and augmentation (:data:`napari_convnet.options.SEED`).
     """
 
     image_size: tuple[int, int] | None = None
@@ -90,14 +92,12 @@ class DataConfig:
 
     def __post_init__(self):
         self.image_size = _check_size(self.image_size)
-        if self.channels is not None and not (_is_int(self.channels) and self.channels > 0):
-            raise DatasetError(
-                f"`channels` must be None or a positive int. Received: channels={self.channels!r}"
-            )
+        options.check("channels", self.channels, options.CHANNELS, DatasetError,
+                      integer=True, optional=True)
         if self.channel_axis is not None and not _is_int(self.channel_axis):
             raise DatasetError(
                 "`channel_axis` must be None or an int. "
-                f"Received: channel_axis={self.channel_axis!r}"
+                f"Received: channel_axis={shorten(repr(self.channel_axis))}"
             )
         for name, allowed in (("normalization", options.NORMALIZATIONS),
                               ("stack_rule", options.STACK_RULES),
@@ -105,31 +105,27 @@ class DataConfig:
             if getattr(self, name) not in allowed:
                 raise DatasetError(
                     f"`{name}` must be one of {', '.join(map(repr, allowed))}. "
-                    f"Received: {name}={getattr(self, name)!r}"
+                    f"Received: {name}={shorten(repr(getattr(self, name)))}"
                 )
         pct = self.percentiles
+        low, high = options.PERCENTILE
         if (not isinstance(pct, (tuple, list)) or len(pct) != 2
-                or not all(_is_number(v) for v in pct)
-                or not 0 <= pct[0] < pct[1] <= 100):
+                or not all(options.within(v, options.PERCENTILE) for v in pct)
+                or not pct[0] < pct[1]):
             raise DatasetError(
-                "`percentiles` must be two numbers with 0 <= low < high <= 100. "
-                f"Received: percentiles={pct!r}"
+                f"`percentiles` must be two numbers with {low:g} <= low < high <= {high:g}. "
+                f"Received: percentiles={shorten(repr(pct))}"
             )
         self.percentiles = (float(pct[0]), float(pct[1]))
         self.levels = _check_levels(self.levels, self.channels)
         for name in ("validation_split", "test_split"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-                raise DatasetError(
-                    f"`{name}` must be a float in [0, 1). Received: {name}={value!r}"
-                )
+            options.check(name, getattr(self, name), options.SPLIT, DatasetError)
         if self.validation_split + self.test_split >= 1:
             raise DatasetError(
                 "`validation_split + test_split` must leave images for training. Received: "
                 f"validation_split={self.validation_split}, test_split={self.test_split}"
             )
-        if not _is_int(self.seed):
-            raise DatasetError(f"`seed` must be an int. Received: seed={self.seed!r}")
+        options.check("seed", self.seed, options.SEED, DatasetError, integer=True)
 
     @property
     def complete(self):
@@ -173,7 +169,7 @@ def _check_size(size):
             or not all(_is_int(v) and low <= v <= high for v in size)):
         raise DatasetError(
             f"`image_size` must be 'auto' or two ints between {low} and {high} (height, width "
-            f"in pixels). Received: image_size={size!r}"
+            f"in pixels). Received: image_size={shorten(repr(size))}"
         )
     return (int(size[0]), int(size[1]))
 
@@ -191,11 +187,10 @@ def _check_levels(levels, channels):
     if ok and channels is not None and len(pairs) != channels:
         ok = False
     if not ok:
-        text = repr(levels)
         raise DatasetError(
             "`levels` must be None or one (low, high) pair of finite numbers with low < high "
             f"per channel ({channels or 'any number of'} channel(s)). Received: levels="
-            f"{text[:200] + '...' if len(text) > 200 else text}"
+            f"{shorten(repr(levels))}"
         )
     return pairs
 

@@ -14,6 +14,7 @@ Neighbouring objects inside a crop are kept: the model sees what a training crop
 
 import numpy as np
 
+from napari_convnet import options
 from napari_convnet.core._predict import data_config, predict_chunks, single_image, summarize
 from napari_convnet.errors import DatasetError
 
@@ -105,7 +106,8 @@ def classify_objects(model, meta, image, labels, mode="bbox", padding=0.1, chann
     mode : {"bbox", "patch"}
         Crop per object (see the module notes).
     padding : float
-        ``"bbox"`` only: margin added on each side, as a fraction of the box height/width.
+        ``"bbox"`` only: margin added on each side, as a fraction of the box height/width
+        (within :data:`napari_convnet.options.PADDING`).
     channel_axis : int, optional
         Overrides the bundle's ``channel_axis``; None = detect.
     batch_size : int
@@ -133,8 +135,7 @@ def classify_objects(model, meta, image, labels, mode="bbox", padding=0.1, chann
 
     if mode not in MODES:
         raise DatasetError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
-    if not (isinstance(padding, (int, float)) and not isinstance(padding, bool) and padding >= 0):
-        raise DatasetError(f"`padding` must be a fraction >= 0. Received: padding={padding!r}")
+    options.check("padding", padding, options.PADDING, DatasetError)
     config = data_config(meta)
     prepared = single_image(image, config, channel_axis)
     labels = _check_labels(labels, prepared.shape[:2], np.shape(image))

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from napari_convnet import options
 from napari_convnet.core.images import (
     finish,
     prepare_planes,
@@ -193,11 +194,8 @@ def make_dataset(index, split, batch_size=32, shuffle=None, augment=False, cache
         Yields ``(x, y)``: x float32 (B, H, W, C), y int32 (B,).
     """
     samples = _samples(index, split)
-    if (not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool)
-            or batch_size < 1):
-        raise DatasetError(
-            f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}"
-        )
+    options.check("batch_size", batch_size, options.PREDICT_BATCH_SIZE, DatasetError,
+                  integer=True)
     if not isinstance(cache, (bool, str, os.PathLike)):
         raise DatasetError(f"`cache` must be True, False or a file path. Received: cache={cache!r}")
     import tensorflow as tf

@@ -12,6 +12,7 @@ bundle, so the training pipeline never needs a separate augmentation step.
 
 import keras
 
+from napari_convnet import options
 from napari_convnet.core import _transfer
 from napari_convnet.errors import ModelError
 
@@ -134,8 +135,7 @@ def _course_cnn(input_shape, num_classes, augment=False):
 
 def _vgg(blocks):
     def build(input_shape, num_classes, augment=False, dropout=False, l2=None, batchnorm=False):
-        if l2 is not None and (not isinstance(l2, (int, float)) or l2 < 0):
-            raise ModelError(f"`l2` must be a non-negative number or None. Received: l2={l2!r}")
+        options.check("l2", l2, options.L2, ModelError, optional=True)
         reg = keras.regularizers.L2(float(l2)) if l2 else None
         layers = _augment_layers(augment, input_shape)
         for b in range(blocks):

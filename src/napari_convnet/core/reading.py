@@ -85,6 +85,7 @@ def read_raw(path):
 
         try:
             with tifffile.TiffFile(path) as tif:
+                _check_one_image(tif)
                 series = tif.series[0]
                 _, y, x, _ = layout(series.shape, series.axes)
                 check_plane(series.shape[y], series.shape[x])
@@ -102,6 +103,24 @@ def read_raw(path):
         check_plane(im.size[1], im.size[0])
         im.load()
         return _pil_to_array(im), None
+
+
+def _check_one_image(tif):
+    """Refuse a TIFF whose pages are not one image (e.g. pages of different shapes).
+
+    tifffile groups the pages into one series per image; reading only the first series would
+    silently drop the others. Reduced-resolution pages (pyramids, thumbnails) do not count.
+    """
+    full = [s for s in tif.series if not s.keyframe.subfiletype & 1]
+    if len(full) < 2:
+        return
+    shapes = ["x".join(map(str, s.shape)) for s in full]
+    if len(set(shapes)) == 1:
+        what = f"{len(full)} separate images ({shapes[0]} each)"
+    else:
+        what = f"pages of different shapes ({', '.join(shapes[:4])}{', ...' * (len(full) > 4)})"
+    raise UnreadableFile(f"TIFF with {what}: only the first would be read; save each image as "
+                         "its own file")
 
 
 def layout(shape, axes=None, channel_axis=None):

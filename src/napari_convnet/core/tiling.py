@@ -18,8 +18,9 @@ image splits into rectangular cells covered by the same set of tiles. Sums are t
 
 import numpy as np
 
+from napari_convnet import options
 from napari_convnet.core._predict import data_config, predict_chunks, single_image
-from napari_convnet.errors import DatasetError
+from napari_convnet.errors import DatasetError, shorten
 
 
 def _check_stride(stride, tile):
@@ -28,13 +29,14 @@ def _check_stride(stride, tile):
         return tuple(max(1, t // 2) for t in tile)
     pair = (stride, stride) if np.ndim(stride) == 0 else tuple(stride)
     ok = len(pair) == 2 and all(
-        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 1 <= s <= t
+        options.within(s, (options.STRIDE[0], min(t, options.STRIDE[1])), integer=True)
         for s, t in zip(pair, tile, strict=True)
     )
     if not ok:
         raise DatasetError(
-            f"`stride` must be an int or two ints between 1 and the tile size {tile} (the "
-            f"model input), so tiles overlap or touch. Received: stride={stride!r}"
+            f"`stride` must be an int or two ints between {options.STRIDE[0]} and the tile size "
+            f"{tile} (the model input), so tiles overlap or touch. Received: "
+            f"stride={shorten(repr(stride))}"
         )
     return tuple(int(s) for s in pair)
 
@@ -112,10 +114,7 @@ def tile_class_map(model, meta, image, stride=None, min_confidence=0.0, channel_
     """
     from napari_convnet.core.images import finish
 
-    if not (isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1):
-        raise DatasetError(
-            f"`min_confidence` must be a probability in [0, 1]. Received: {min_confidence!r}"
-        )
+    options.check("min_confidence", min_confidence, options.MIN_CONFIDENCE, DatasetError)
     config = data_config(meta)
     names = list(meta["class_names"])
     tile = tuple(int(v) for v in meta["input_shape"][:2])

@@ -11,23 +11,27 @@ import time
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 
+from napari_convnet import options
 from napari_convnet.core import _callbacks
-from napari_convnet.errors import ModelError
+from napari_convnet.errors import ModelError, shorten
 
-_OPTIMIZERS = ("adam", "sgd")
-_MONITORS = ("val_accuracy", "val_loss")
+_DEFAULTS = options.TRAIN_DEFAULTS
 
 
 @dataclass
 class TrainConfig:
     """How a model is trained; stored in the bundle and the run record.
 
+    Defaults are :data:`napari_convnet.options.TRAIN_DEFAULTS`; every number must lie within
+    its bound in :mod:`napari_convnet.options` (``LEARNING_RATE``, ``BATCH_SIZE``...).
+
     Parameters
     ----------
     optimizer : {"adam", "sgd"}
-    learning_rate : float
+    learning_rate : float or None
+        None = the optimizer's default (:data:`napari_convnet.options.LEARNING_RATES`: 1e-3
+        for Adam, 1e-2 for SGD); the resolved value is stored.
     momentum : float
         SGD momentum (ignored by Adam).
     batch_size : int
@@ -53,42 +57,39 @@ class TrainConfig:
         ``tf.distribute`` strategy (see docs/models.md).
     """
 
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    batch_size: int = 32
-    epochs: int = 10
-    early_stopping: int | None = None
-    monitor: str = "val_accuracy"
+    optimizer: str = _DEFAULTS["optimizer"]
+    learning_rate: float | None = _DEFAULTS["learning_rate"]
+    momentum: float = _DEFAULTS["momentum"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    epochs: int = _DEFAULTS["epochs"]
+    early_stopping: int | None = _DEFAULTS["early_stopping"]
+    monitor: str = _DEFAULTS["monitor"]
     restore_best: bool = True
     use_class_weights: bool = False
-    seed: int | None = 1337
+    seed: int | None = _DEFAULTS["seed"]
     mixed_precision: bool = False
     checkpoint: str | None = None
     strategy: str | None = None
 
     def __post_init__(self):
         def bad(name, what):
-            return ModelError(f"`{name}` must be {what}. Received: {name}={getattr(self, name)!r}")
+            value = shorten(repr(getattr(self, name)))
+            return ModelError(f"`{name}` must be {what}. Received: {name}={value}")
 
-        if self.optimizer not in _OPTIMIZERS:
-            raise bad("optimizer", "'adam' or 'sgd'")
-        for name in ("learning_rate", "momentum"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise bad(name, "a non-negative number")
-        if not self.learning_rate > 0:
-            raise bad("learning_rate", "a positive number")
-        for name in ("batch_size", "epochs"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise bad(name, "a positive int")
-        if self.early_stopping is not None and (
-                not _is_int(self.early_stopping) or self.early_stopping < 1):
-            raise bad("early_stopping", "None or a positive int (patience in epochs)")
-        if self.monitor not in _MONITORS:
-            raise bad("monitor", "'val_accuracy' or 'val_loss'")
-        if self.seed is not None and not _is_int(self.seed):
-            raise bad("seed", "None or an int")
+        if self.optimizer not in options.OPTIMIZERS:
+            raise bad("optimizer", " or ".join(map(repr, options.OPTIMIZERS)))
+        if self.learning_rate is None:
+            self.learning_rate = options.LEARNING_RATES[self.optimizer]
+        for name, bounds, integer, optional in (
+                ("learning_rate", options.LEARNING_RATE, False, False),
+                ("momentum", options.MOMENTUM, False, False),
+                ("batch_size", options.BATCH_SIZE, True, False),
+                ("epochs", options.EPOCHS, True, False),
+                ("early_stopping", options.PATIENCE, True, True),
+                ("seed", options.SEED, True, True)):
+            options.check(name, getattr(self, name), bounds, ModelError, integer, optional)
+        if self.monitor not in options.MONITORS:
+            raise bad("monitor", " or ".join(map(repr, options.MONITORS)))
         if self.checkpoint is not None and not str(self.checkpoint).endswith(".weights.h5"):
             raise bad("checkpoint", "None or a file name ending in '.weights.h5'")
         if self.strategy not in _callbacks.STRATEGIES:
@@ -103,10 +104,6 @@ class TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in dict(d).items() if k in names})
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -273,6 +270,7 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
 
     started = utc_now()
     config = TrainConfig() if train_config is None else train_config
+    _run.check_paths(data_root, out, config.checkpoint, model, preset_options)
     scope = _callbacks.strategy_scope(config.strategy)
     model, old_meta, preset, data_config, preset_options = _run.continue_from(
         model, preset, data_config, preset_options, scope)
@@ -288,8 +286,9 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
                          min_side=presets.min_input_size(preset) if model is None else None)
     if old_meta is not None and list(index.class_names) != list(old_meta["class_names"]):
         raise ModelError(
-            f"The model to continue knows classes {old_meta['class_names']} but "
-            f"{str(data_root)!r} has {index.class_names}. Use a folder with the same classes."
+            f"The model to continue knows classes {shorten(old_meta['class_names'])} but "
+            f"{str(data_root)!r} has {shorten(index.class_names)}. Use a folder with the same "
+            "classes."
         )
     shape = (*index.config.image_size, index.config.channels)
     batch = config.batch_size

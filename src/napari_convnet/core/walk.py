@@ -73,17 +73,59 @@ def _visible(name):
     return not name.startswith((".", "__MACOSX"))
 
 
-def _files_below(folder, seen):
-    """Sorted image and other files below ``folder``, following links but never twice."""
+def _within(path, folder):
+    """True if the real path ``path`` is ``folder`` or below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+@dataclass
+class _Walk:
+    """What the folder walk of one data set knows: the folders it must not enter twice."""
+
+    found: FoundFiles
+    root: str
+    tops: set  # real paths of the data folder and its split folders
+    classes: dict  # real path of each class folder -> its path (the folder, not a link to it)
+    seen: set = field(default_factory=set)  # real paths of the folders walked so far
+
+    def link_problem(self, target, parent, own):
+        """Why the folder link in ``parent`` (real path) to ``target`` must not be followed.
+
+        None when following it indexes no file twice and no file of another class; ``own`` is
+        the real path of the class folder being walked.
+        """
+        if _within(parent, target):
+            return "link to a folder that holds it (a loop): not followed"
+        others = [os.path.relpath(path, self.root) for real, path in self.classes.items()
+                  if real != own and (_within(target, real) or _within(real, target))]
+        if others or target in self.tops:
+            listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            return (f"link to another class folder ({listed or 'the data folder'}): not "
+                    "followed, its files would be indexed twice")
+        if target in self.seen:
+            return "link to a folder already indexed: not followed"
+        return None
+
+
+def _files_below(folder, walk, own):
+    """Sorted image and other files below ``folder``, following safe links (see _Walk)."""
     images, others = [], 0
     for current, dirnames, filenames in os.walk(folder, followlinks=True):
-        # a link back up the tree would make os.walk loop forever: visit each real folder once
         real = os.path.realpath(current)
-        if real in seen:
+        if real in walk.seen:  # reached twice without a link (e.g. a bind mount)
             dirnames[:] = []
             continue
-        seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if _visible(d))
+        walk.seen.add(real)
+        kept = []
+        for name in sorted(d for d in dirnames if _visible(d)):
+            path = os.path.join(current, name)
+            reason = (walk.link_problem(os.path.realpath(path), real, own)
+                      if os.path.islink(path) else None)
+            if reason is None:
+                kept.append(name)
+            else:
+                walk.found.bad.append(BadFile(path, reason))
+        dirnames[:] = kept  # os.walk enters only these
         for name in sorted(filenames):
             if not _visible(name):
                 continue
@@ -94,23 +136,55 @@ def _files_below(folder, seen):
     return images, others
 
 
-def _class_folders(folder, found, seen, outside_reason):
-    per_class = {}
+def _class_entries(folder, found, outside_reason):
+    """(name, path) of the class folders in ``folder``; files beside them are noted."""
+    classes = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if not _visible(entry.name):
             continue
         if entry.is_dir():
-            per_class[entry.name], others = _files_below(entry.path, seen)
-            found.ignored += others
+            classes.append((entry.name, entry.path))
         elif entry.name.lower().endswith(IMAGE_SUFFIXES):
             found.bad.append(BadFile(entry.path, outside_reason))
         else:
             found.ignored += 1
-    return per_class
+    return classes
+
+
+def _walk_classes(found, root, entries, tops):
+    """Fill ``found.files`` from ``entries`` (split -> (folder, [(class, path)]))."""
+    classes = {}
+    # a class folder is known by its real path; a link to it is the duplicate, not the folder
+    for _, path in sorted((os.path.islink(p), p) for _, listed in entries.values()
+                          for _, p in listed):
+        real = os.path.realpath(path)
+        if not any(_within(top, real) for top in tops):  # a link up to the data folder
+            classes.setdefault(real, path)
+    walk = _Walk(found, root, tops, classes)
+    for split, (folder, listed) in entries.items():
+        per_class = found.files[split] = {}
+        for name, path in listed:
+            own = os.path.realpath(path)
+            reason = None
+            if os.path.islink(path):
+                if classes.get(own, path) != path:
+                    reason = (f"link to the class folder {os.path.relpath(classes[own], root)}:"
+                              " not followed, its files would be indexed twice")
+                else:
+                    reason = walk.link_problem(own, os.path.realpath(folder), own)
+            if reason is not None:
+                found.bad.append(BadFile(path, reason))
+                continue
+            per_class[name], others = _files_below(path, walk, own)
+            found.ignored += others
 
 
 def find_class_files(root):
     """Detect the layout of ``root`` and list its image files per split and class.
+
+    Folder links are followed, except those that would loop or index a file twice (a link to
+    a folder above it, to another class folder, to a folder already walked): these are listed
+    in ``bad`` with the reason, and skipped.
 
     Returns
     -------
@@ -119,10 +193,10 @@ def find_class_files(root):
     """
     tops = sorted(e.name for e in os.scandir(root) if e.is_dir() and _visible(e.name))
     lower = {name.lower(): name for name in tops}
-    seen = {os.path.realpath(root)}
     if "train" not in lower:
         found = FoundFiles("flat", folders={"all": root})
-        found.files["all"] = _class_folders(root, found, seen, "not inside a class folder")
+        entries = {"all": (root, _class_entries(root, found, "not inside a class folder"))}
+        _walk_classes(found, root, entries, {os.path.realpath(root)})
         return found
     others = [name for name in tops if name.lower() not in _SPLIT_FOLDERS]
     if others:
@@ -133,10 +207,14 @@ def find_class_files(root):
     if "val" in lower and "validation" in lower:
         raise DatasetError(f"{root!r} has both 'val' and 'validation' folders; keep one.")
     found = FoundFiles("splits")
+    entries = {}
     for low, name in lower.items():
-        found.folders[_SPLIT_FOLDERS[low]] = os.path.join(root, name)
-        found.files[_SPLIT_FOLDERS[low]] = _class_folders(
-            os.path.join(root, name), found, seen, f"not inside a class folder of {name}/")
+        folder = os.path.join(root, name)
+        found.folders[_SPLIT_FOLDERS[low]] = folder
+        entries[_SPLIT_FOLDERS[low]] = (folder, _class_entries(
+            folder, found, f"not inside a class folder of {name}/"))
+    tops = {os.path.realpath(root), *(os.path.realpath(f) for f, _ in entries.values())}
+    _walk_classes(found, root, entries, tops)
     return found
 
 

@@ -19,7 +19,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from multiprocessing.connection import Listener
@@ -115,8 +114,8 @@ class Engine:
     def _launch(self, generation):
         authkey = secrets.token_bytes(32)
         listener = Listener(authkey=authkey)
-        log = tempfile.NamedTemporaryFile(prefix="napari-convnet-engine-", suffix=".log",
-                                          delete=False)
+        process.prune_logs()
+        log = process.new_log()
         env = dict(os.environ, **self.extra_env)
         env[protocol.ADDRESS_ENV] = str(listener.address)
         env[protocol.AUTHKEY_ENV] = authkey.hex()
@@ -264,6 +263,8 @@ class Engine:
                 process.kill(proc)
             for job in pending:
                 remove_partial_files(job)
+            if proc.returncode == 0:  # a clean exit: its log holds nothing anyone needs
+                process.remove_log(self.log_path)
         if conn is not None:
             conn.close()
 

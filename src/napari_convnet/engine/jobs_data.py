@@ -1,7 +1,9 @@
 """Engine requests about data folders: scan a folder, read a few samples per class."""
 
+from napari_convnet import options
 from napari_convnet.core import data
 from napari_convnet.engine.jobs import job
+from napari_convnet.errors import DatasetError
 
 
 def _index(ctx, root, config):
@@ -37,6 +39,7 @@ def dataset_samples(ctx, root, config=None, per_class=4, split="train"):
     """
     import numpy as np
 
+    options.check("per_class", per_class, options.SAMPLES_PER_CLASS, DatasetError, integer=True)
     index = _index(ctx, root, config)
     samples = index.splits.get(split) or index.splits["train"]
     picked = []

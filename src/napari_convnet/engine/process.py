@@ -1,6 +1,9 @@
 """Child-process plumbing of the engine client: connect, greet, kill, read the log."""
 
+import glob
+import os
 import subprocess
+import tempfile
 import threading
 import time
 from multiprocessing.connection import Client
@@ -77,3 +80,42 @@ def tail(path, lines=15):
             return "".join(fh.readlines()[-lines:]).rstrip()
     except OSError:
         return ""
+
+
+#: Engine logs are named ``napari-convnet-engine-*.log`` in the temp folder.
+LOG_PREFIX, LOG_SUFFIX = "napari-convnet-engine-", ".log"
+#: The log of an engine that crashed is kept this long (its path is in the error message).
+KEEP_LOGS_S = 7 * 24 * 3600
+
+
+def new_log():
+    """An open, empty log file for a new engine (binary; the caller closes it)."""
+    return tempfile.NamedTemporaryFile(prefix=LOG_PREFIX, suffix=LOG_SUFFIX, delete=False)
+
+
+def remove_log(path):
+    """Delete the log of an engine that exited cleanly (nothing in it is needed)."""
+    if path:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def prune_logs(now=None, keep_s=KEEP_LOGS_S, folder=None):
+    """Delete engine logs older than ``keep_s`` seconds; return how many were removed.
+
+    Logs of engines that exited cleanly are removed at once (:func:`remove_log`); this clears
+    those of crashed or killed engines, so they do not pile up in the temp folder.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    pattern = os.path.join(folder or tempfile.gettempdir(), f"{LOG_PREFIX}*{LOG_SUFFIX}")
+    for path in glob.glob(pattern):
+        try:
+            if now - os.path.getmtime(path) > keep_s:
+                os.remove(path)
+                removed += 1
+        except OSError:
+            pass
+    return removed

@@ -56,9 +56,9 @@ def test_start_is_lazy_and_reports_device(engine):
 
 
 def test_round_trip_streams_events_then_result(engine):
-    job = engine.submit("device_benchmark", seconds=0.5, size=64)
-    events = list(job.events(timeout=60))
-    result = job.result(timeout=60)
+    request = engine.submit("device_benchmark", seconds=0.5, size=64)
+    events = list(request.events(timeout=60))
+    result = request.result(timeout=60)
     assert events and all(e["type"] == "progress" for e in events)
     assert result["steps"] >= len(events) > 0
     assert result["gflops"] > 0
@@ -71,7 +71,7 @@ def test_exception_in_child_carries_message_and_traceback(engine):
     assert info.value.kind == "TypeError"
     assert "no_such_argument" in str(info.value)
     assert "Traceback" in info.value.remote_traceback
-    assert "jobs.py" in info.value.remote_traceback
+    assert "handlers" in info.value.remote_traceback
     assert not info.value.user_error
     # the engine survives an error
     assert engine.call("info", timeout=60)["pid"] == engine.pid
@@ -83,12 +83,12 @@ def test_unknown_request_is_a_clear_error(engine):
 
 
 def test_stop_request_is_honoured(engine):
-    job = engine.submit("device_benchmark", seconds=120, size=64)
-    next(iter(job.events(timeout=60)))
+    request = engine.submit("device_benchmark", seconds=120, size=64)
+    next(iter(request.events(timeout=60)))
     started = time.monotonic()
-    assert engine.stop_job(job, timeout=30)
-    assert job.stopped
-    assert job.result()["seconds"] < 60
+    assert engine.stop_request(request, timeout=30)
+    assert request.stopped
+    assert request.result()["seconds"] < 60
     assert time.monotonic() - started < 30
     assert engine.state == READY
 
@@ -98,11 +98,11 @@ def test_killed_child_gives_clear_error_and_next_request_restarts():
     try:
         eng.wait_ready(START_TIMEOUT)
         first_pid = eng.pid
-        job = eng.submit("device_benchmark", seconds=120, size=64)
-        next(iter(job.events(timeout=60)))
+        request = eng.submit("device_benchmark", seconds=120, size=64)
+        next(iter(request.events(timeout=60)))
         os.kill(first_pid, signal.SIGKILL)
         with pytest.raises(EngineCrashed, match="SIGKILL"):
-            job.result(timeout=30)
+            request.result(timeout=30)
         assert eng.state == CRASHED
         assert "next request starts a fresh engine" in eng.last_error
         # the next request starts a fresh child and works

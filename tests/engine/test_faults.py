@@ -1,7 +1,7 @@
 """Engine faults with real engine children: SIGKILL during training, prediction and saving,
 out of memory under a memory limit, a frozen engine that ignores stop.
 
-Each time: the pending job fails with a clear error, the next request starts a fresh engine
+Each time: the pending request fails with a clear error, the next request starts a fresh engine
 and works, the last good model bundle is intact, and no child process is left behind.
 """
 
@@ -57,11 +57,11 @@ def _assert_no_leaked_children(allowed=(), seconds=15):
     assert not leaked(), f"leaked child processes: {leaked()}"
 
 
-def _first_event(job, kind):
-    for event in job.events(timeout=120):
+def _first_event(request, kind):
+    for event in request.events(timeout=120):
         if event.get("type") == kind:
             return event
-    raise AssertionError(f"{job.op!r} finished without a {kind!r} event: {job.result()}")
+    raise AssertionError(f"{request.op!r} finished without a {kind!r} event: {request.result()}")
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +109,13 @@ def _check_recovered(eng, first_pid, good, digest):
     assert not psutil.pid_exists(first_pid)
 
 
-def _kill_during(engine, job, event, good, digest):
-    """SIGKILL the engine at ``job``'s first ``event``; check the error and the recovery."""
-    _first_event(job, event)
+def _kill_during(engine, request, event, good, digest):
+    """SIGKILL the engine at ``request``'s first ``event``; check the error and the recovery."""
+    _first_event(request, event)
     first_pid = engine.pid
     os.kill(first_pid, signal.SIGKILL)
     with pytest.raises(EngineCrashed, match="killed by SIGKILL"):
-        job.result(timeout=30)
+        request.result(timeout=30)
     _wait_crashed(engine)
     _check_recovered(engine, first_pid, good, digest)
 
@@ -123,16 +123,16 @@ def _kill_during(engine, job, event, good, digest):
 def test_sigkill_during_training_keeps_the_saved_bundle(engine, bundle):
     root, good, digest = bundle
     # retrain into the same path (explicitly): the kill must not damage what was saved there
-    job = engine.submit("train", **_train_kwargs(root, good, epochs=500), overwrite=True)
-    _kill_during(engine, job, "epoch", good, digest)
+    request = engine.submit("train", **_train_kwargs(root, good, epochs=500), overwrite=True)
+    _kill_during(engine, request, "epoch", good, digest)
 
 
 def test_sigkill_during_prediction(engine, bundle):
     _, good, digest = bundle
     engine.call("load_model", path=str(good), timeout=60)
     stack = np.random.default_rng(0).integers(0, 255, (20_000, SIZE, SIZE), dtype=np.uint8)
-    job = engine.submit("classify_stack", stack=stack, batch_size=16)
-    _kill_during(engine, job, "progress", good, digest)
+    request = engine.submit("classify_stack", stack=stack, batch_size=16)
+    _kill_during(engine, request, "progress", good, digest)
     # and prediction works again in the fresh engine
     result = engine.call("classify_stack", stack=stack[:8], timeout=60)
     assert len(result["predicted"]) == 8
@@ -151,10 +151,10 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
         engine.call("train", timeout=120, root=str(root), out=None, continue_current=True,
                     data_config={"seed": 1}, train_config={"epochs": 1, "batch_size": 4})
         # one more epoch: other weights
-        job = engine.submit("save_model", path=str(target), overwrite=True)
+        request = engine.submit("save_model", path=str(target), overwrite=True)
         if delay == "mid-write":
             deadline = time.monotonic() + 10
-            while not _leftovers(tmp_path) and not job.done and time.monotonic() < deadline:
+            while not _leftovers(tmp_path) and not request.done and time.monotonic() < deadline:
                 time.sleep(0.001)
             mid_write = bool(_leftovers(tmp_path))
         else:
@@ -162,7 +162,7 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
         first_pid = engine.pid
         os.kill(first_pid, signal.SIGKILL)
         try:
-            job.result(timeout=30)
+            request.result(timeout=30)
             finished = True
         except EngineCrashed as exc:
             assert "killed by SIGKILL" in str(exc)
@@ -210,32 +210,32 @@ def test_out_of_memory_under_a_memory_limit_is_a_clear_error(bundle):
         eng.shutdown()
 
 
-def test_frozen_engine_is_terminated_by_stop_job(engine, bundle):
+def test_frozen_engine_is_terminated_by_stop_request(engine, bundle):
     root, good, digest = bundle
-    job = engine.submit("train", **_train_kwargs(root, good, epochs=500), overwrite=True)
-    _first_event(job, "epoch")
+    request = engine.submit("train", **_train_kwargs(root, good, epochs=500), overwrite=True)
+    _first_event(request, "epoch")
     first_pid = engine.pid
     os.kill(first_pid, signal.SIGSTOP)  # frozen: ignores stop, sends nothing
     started = time.monotonic()
-    assert engine.stop_job(job, timeout=3) is False
+    assert engine.stop_request(request, timeout=3) is False
     assert 3 <= time.monotonic() - started < 20
     with pytest.raises(EngineCrashed) as info:
-        job.result(timeout=1)
+        request.result(timeout=1)
     assert "did not respond for 3 s after being asked to stop 'train'" in str(info.value)
     assert "was terminated" in engine.last_error
     _check_recovered(engine, first_pid, good, digest)
 
 
-def test_busy_engine_is_not_terminated_by_stop_job(engine, monkeypatch):
-    # a job slow to honour stop keeps sending heartbeats: stop_job leaves it to finish
-    job = engine.submit("device_benchmark", seconds=60, size=64)
-    next(iter(job.events(timeout=60)))
-    send_stop = engine._send_stop
-    monkeypatch.setattr(engine, "_send_stop", lambda job: None)  # the job runs on...
-    threading.Timer(4, send_stop, args=(job,)).start()  # ...and stops 4 s later
+def test_busy_engine_is_not_terminated_by_stop_request(engine, monkeypatch):
+    # a request slow to honour stop keeps sending heartbeats: stop_request leaves it to finish
+    request = engine.submit("device_benchmark", seconds=60, size=64)
+    next(iter(request.events(timeout=60)))
+    send_stop = engine.send_stop
+    monkeypatch.setattr(engine, "send_stop", lambda request: None)  # the request runs on...
+    threading.Timer(4, send_stop, args=(request,)).start()  # ...and stops 4 s later
     started = time.monotonic()
-    assert engine.stop_job(job, timeout=2) is True
-    assert job.stopped and time.monotonic() - started >= 4
+    assert engine.stop_request(request, timeout=2) is True
+    assert request.stopped and time.monotonic() - started >= 4
     assert engine.state == READY
 
 

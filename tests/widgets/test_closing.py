@@ -64,22 +64,22 @@ def test_guard_stops_without_asking_when_code_closes_the_window(qtbot):
 
 
 def _start_long_run(widget, qtbot, tmp_path):
-    """Start a 200-epoch training in the Train dock ``widget``; return its engine job."""
+    """Start a 200-epoch training in the Train dock ``widget``; return its engine request."""
     widget.epochs.value = 200
     widget.out.value = tmp_path / "long.keras"
     epochs = []
     widget.train_button.clicked()
-    qtbot.waitUntil(lambda: widget.task is not None and widget.task.job is not None,
+    qtbot.waitUntil(lambda: widget.task is not None and widget.task.request is not None,
                     timeout=START_MS)
-    job = widget.task.job
+    request = widget.task.request
     widget.task.worker.yielded.connect(
         lambda e: epochs.append(e["epoch"]) if e.get("type") == "epoch" else None)
     qtbot.waitUntil(lambda: len(epochs) >= 1, timeout=TRAIN_MS)
-    return job
+    return request
 
 
 class _CloseSpy(QObject):
-    """Records the first close event that gets past the guard (whether the job had ended
+    """Records the first close event that gets past the guard (whether the request had ended
     then), and swallows it: the fixture closes the viewer after the test."""
 
     def __init__(self, window, job_done):
@@ -115,8 +115,8 @@ def test_closing_napari_while_training_asks_then_stops_saves_and_closes(
 
 def test_a_viewer_closed_from_code_stops_the_engine_run(open_train_dock, qtbot, tmp_path):
     viewer, widget = open_train_dock()
-    job = _start_long_run(widget, qtbot, tmp_path)
+    request = _start_long_run(widget, qtbot, tmp_path)
     viewer.close()  # as in a notebook: no question, the docks are destroyed
-    qtbot.waitUntil(lambda: job.done, timeout=TRAIN_MS)
-    assert job.stopped and job.result(timeout=1)["meta"]["epochs"] < 200
+    qtbot.waitUntil(lambda: request.done, timeout=TRAIN_MS)
+    assert request.stopped and request.result(timeout=1)["meta"]["epochs"] < 200
     assert os.path.isfile(tmp_path / "long.keras")  # what it had is saved

@@ -15,7 +15,7 @@ import numpy as np
 import psutil
 from qtpy.QtCore import QTimer
 
-from napari_convnet._widgets import _jobs
+from napari_convnet._widgets import tasks
 from napari_convnet.engine.client import CRASHED, READY
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks"))
@@ -135,7 +135,7 @@ def test_killed_engine_while_training(make_napari_viewer, qtbot, tmp_path):
 
 def test_stop_on_a_frozen_engine_terminates_it_without_freezing_napari(
         make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(_jobs, "STOP_TIMEOUT_S", 3.0)
+    monkeypatch.setattr(tasks, "STOP_TIMEOUT_S", 3.0)
     viewer, engine_dock, train = _open(make_napari_viewer, tmp_path)
     good, digest = _saved_bundle(qtbot, train, tmp_path)
 

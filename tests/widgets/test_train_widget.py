@@ -90,7 +90,7 @@ def test_stop_keeps_best_weights_and_the_model_is_usable(open_train_dock, qtbot,
     widget.epochs.value = 200
     epochs_seen = []
     widget.train_button.clicked()
-    qtbot.waitUntil(lambda: widget.task is not None and widget.task.job is not None,
+    qtbot.waitUntil(lambda: widget.task is not None and widget.task.request is not None,
                     timeout=START_MS)
     widget.task.worker.yielded.connect(
         lambda e: epochs_seen.append(e["epoch"]) if e.get("type") == "epoch" else None)

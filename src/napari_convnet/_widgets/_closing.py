@@ -9,7 +9,7 @@ run has ended and saved.
 A window closed by napari's menu (after napari's own question) or from code
 (``viewer.close()`` in a notebook) cannot be kept open: the run is stopped at once and saves
 what it has. A dock destroyed any other way stops its run too
-(:class:`~napari_convnet._widgets._jobs.EngineTask`'s ``stop_with_owner``), so the engine
+(:class:`~napari_convnet._widgets.tasks.EngineTask`'s ``stop_with_owner``), so the engine
 never goes on training for a window that is gone.
 """
 

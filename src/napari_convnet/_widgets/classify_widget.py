@@ -25,12 +25,12 @@ from napari_convnet._layers import (
     object_class_layer,
     object_features,
 )
-from napari_convnet._widgets import _jobs
-from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets import tasks
 from napari_convnet._widgets._on_screen import plane_at_sliders, show_plane, slider_index
 from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import StackPlot
 from napari_convnet._widgets.records_table import RecordsTable
+from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.errors import ConvnetError
 
 MODES = ("image", "stack", "tiled class map", "objects", "folder")
@@ -146,7 +146,7 @@ class ClassifyWidget(ScrollingDock):
     def stop(self):
         """Stop classifying (results so far are kept); a frozen engine is terminated."""
         if self.task is not None:
-            self.task.stop(_jobs.STOP_TIMEOUT_S)
+            self.task.stop(tasks.STOP_TIMEOUT_S)
             self.status.value = "Stopping…"
 
     def _done(self):

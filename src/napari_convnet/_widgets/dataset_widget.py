@@ -18,7 +18,7 @@ from napari.utils.notifications import show_error
 
 from napari_convnet._layers import add_or_update, samples_layer
 from napari_convnet._sample_data import digits_folder
-from napari_convnet._widgets._jobs import EngineTask, error_message
+from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.options import (
     AUTO,
     AUTO_MAX_SIDE,

@@ -21,10 +21,10 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_error, show_info
 
 from napari_convnet._layers import add_or_update, review_layer
-from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._on_screen import show_plane, shown_plane
 from napari_convnet._widgets._sections import ScrollingDock, qt_section, when_removed
 from napari_convnet._widgets.confusion import ConfusionCanvas
+from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.atomic import write_text
 from napari_convnet.csvfile import write_csv
 from napari_convnet.errors import ConvnetError

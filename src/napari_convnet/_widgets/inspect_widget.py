@@ -14,9 +14,9 @@ from napari_convnet._layers import (
     grad_cam_layer,
     kernels_layer,
 )
-from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._on_screen import plane_at_sliders
 from napari_convnet._widgets._sections import ScrollingDock
+from napari_convnet._widgets.tasks import EngineTask, error_message
 
 PREDICTED = "(predicted class)"
 

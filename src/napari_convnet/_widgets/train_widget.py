@@ -23,14 +23,14 @@ from napari.utils.notifications import show_error, show_info
 
 from napari_convnet import options
 from napari_convnet._sample_data import digits_folder
-from napari_convnet._widgets import _jobs
+from napari_convnet._widgets import tasks
 from napari_convnet._widgets._closing import CloseGuard
-from napari_convnet._widgets._jobs import EngineTask, error_message
 from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import CurvesCanvas
 from napari_convnet._widgets.dataset_widget import DatasetWidget
 from napari_convnet._widgets.engine_widget import device_badge
 from napari_convnet._widgets.runs_table import RunsTable, options_text
+from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.engine import get_engine
 from napari_convnet.errors import ConvnetError
 from napari_convnet.filenames import free_bundle_path
@@ -322,10 +322,10 @@ class TrainWidget(ScrollingDock):
     def stop(self):
         """Stop training after the current batch; the best weights so far are kept."""
         if self.task is not None:
-            self.task.stop(_jobs.STOP_TIMEOUT_S)
+            self.task.stop(tasks.STOP_TIMEOUT_S)
             self.status.value = (
                 "Stopping… (keeping the best weights; the engine is terminated if it does not "
-                f"answer for {_jobs.STOP_TIMEOUT_S:g} s)")
+                f"answer for {tasks.STOP_TIMEOUT_S:g} s)")
 
     def _trained(self, value, stopped):
         self._set_current({"meta": value["meta"], "path": value["path"]})

@@ -13,12 +13,12 @@ models it is the output itself.
 
 import numpy as np
 
-from napari_convnet.core import geometry, images
+from napari_convnet.core import geometry, images, resize
 from napari_convnet.core._predict import data_config
 from napari_convnet.errors import DatasetError, ModelError
 
 
-def single_image(batch, what):
+def one_sample(batch, what):
     """Return (1, ...) ``batch``; refuse the several images of a ``"slices"`` stack."""
     if len(batch) != 1:
         raise DatasetError(
@@ -83,7 +83,7 @@ def grad_cam(model, meta, image, class_index=None, channel_axis=None, layer_name
     axis = config.channel_axis if channel_axis is None else channel_axis
     stack = images.to_syxc(np.asarray(image), channel_axis=axis)
     shape = stack.shape[1:3]
-    x = single_image(images.preprocess_syxc(stack, config), "Grad-CAM")
+    x = one_sample(images.preprocess_syxc(stack, config), "Grad-CAM")
     layer_name = default_layer(model) if layer_name is None else layer_name
     parts = geometry.split_path(model, layer_name)
     walk = geometry.walk(model, parts, geometry.model_size(model))
@@ -116,38 +116,6 @@ def grad_cam(model, meta, image, class_index=None, channel_axis=None, layer_name
     }
 
 
-def fit_transform(config, shape):
-    """How ``images.fit_size`` + ``pad_to`` place an image of ``shape`` in the model input.
-
-    Mirrors the size rules of :func:`napari_convnet.core.resize.fit_size`: along each axis a
-    pixel ``p`` of the original image lands at model-input coordinate
-    ``(p + 0.5) * factor - 0.5 + offset``.
-
-    Parameters
-    ----------
-    config : DataConfig
-    shape : tuple of int
-        (Y, X) of the original image.
-
-    Returns
-    -------
-    factor, offset : ndarray
-        float64 (2,) each.
-    """
-    (height, width), (y, x) = config.image_size, shape
-    if config.resize == "stretch":
-        h, w = height, width
-    elif config.resize == "pad":
-        s = min(height / y, width / x)
-        h, w = min(height, max(1, round(y * s))), min(width, max(1, round(x * s)))
-    else:
-        s = max(height / y, width / x)
-        h, w = max(height, round(y * s)), max(width, round(x * s))
-    sign = -1 if config.resize == "crop" else 1
-    offset = sign * (abs(height - h) // 2), sign * (abs(width - w) // 2)
-    return np.array([h / y, w / x]), np.array(offset, float)
-
-
 def _resample(n_out, factor, offset, scale, shift, n_map, n_model):
     """(n_out, n_map) linear-interpolation weights from map pixels to original pixels."""
     p = np.arange(n_out)
@@ -165,7 +133,7 @@ def _resample(n_out, factor, offset, scale, shift, n_map, n_model):
 
 def _to_image(cam, walk, config, shape):
     """Map a (h, w) heatmap on the layer's grid to the original (Y, X) image."""
-    factor, offset = fit_transform(config, shape)
+    factor, offset = resize.placement(config, shape)
     rows, cols = (
         _resample(shape[a], factor[a], offset[a], walk["scale"][a], walk["translate"][a],
                   cam.shape[a], config.image_size[a])

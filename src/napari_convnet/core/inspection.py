@@ -15,10 +15,10 @@ import weakref
 
 import numpy as np
 
-from napari_convnet.core import geometry, images
+from napari_convnet.core import geometry, images, resize
 from napari_convnet.core._predict import data_config
 from napari_convnet.core.geometry import layer_geometry, list_layers
-from napari_convnet.core.gradcam import fit_transform, grad_cam, single_image
+from napari_convnet.core.gradcam import grad_cam, one_sample
 from napari_convnet.errors import DatasetError, JobStopped, ModelError
 
 __all__ = ["all_feature_maps", "feature_maps", "grad_cam", "kernels", "layer_geometry",
@@ -95,7 +95,7 @@ def whole_image(model, meta, image, channel_axis=None):
     config = data_config(meta)
     axis = config.channel_axis if channel_axis is None else channel_axis
     stack = images.prepare(images.to_syxc(np.asarray(image), channel_axis=axis), config)
-    stack = single_image(stack, "Inspection")
+    stack = one_sample(stack, "Inspection")
     x = images.normalize_samples(stack, config)
     channels = model.input_shape[-1]
     if x.shape[-1] != channels:
@@ -165,7 +165,7 @@ def _maps(model, meta, image, names, channel_axis, on_event, should_stop=None):
     else:  # a layer that only runs at the model's size: see the image as prediction does
         config = data_config(meta)
         x = images.preprocess_array(image, config, channel_axis=channel_axis)[:1]
-        factor, offset = fit_transform(config, shape)
+        factor, offset = resize.placement(config, shape)
         walks = [geometry.walk(model, t, geometry.model_size(model)) for t in targets]
     needed = max(w["peak_bytes"] for w in walks) + sum(
         4 * np.prod(w["size"]) * _channels(model, n) for w, n in zip(walks, names, strict=True))

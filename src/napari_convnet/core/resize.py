@@ -46,6 +46,44 @@ def _resize_planes(array, height, width):
     return np.ascontiguousarray(out.transpose(1, 0, 3, 2))  # (N, h, w, C)
 
 
+def fitted_size(shape, config):
+    """(h, w) an image of (Y, X) ``shape`` is scaled to before padding or cropping.
+
+    ``"stretch"``: ``image_size``; ``"pad"``: the largest size inside it (aspect kept);
+    ``"crop"``: the smallest size covering it.
+    """
+    (height, width), (y, x) = config.image_size, shape
+    if config.resize == "stretch":
+        return height, width
+    if config.resize == "pad":
+        scale = min(height / y, width / x)
+        return min(height, max(1, round(y * scale))), min(width, max(1, round(x * scale)))
+    if config.resize == "crop":
+        scale = max(height / y, width / x)
+        return max(height, round(y * scale)), max(width, round(x * scale))
+    raise DatasetError(
+        f"`resize` must be 'pad', 'crop' or 'stretch'. Received: {config.resize!r}"
+    )
+
+
+def placement(config, shape):
+    """Where :func:`fit_size` + :func:`pad_to` put an image of (Y, X) ``shape``.
+
+    Along each axis a pixel ``p`` of the original image lands at model-input coordinate
+    ``(p + 0.5) * factor - 0.5 + offset`` (used to map Grad-CAM back onto the image).
+
+    Returns
+    -------
+    factor, offset : ndarray
+        float64 (2,) each.
+    """
+    (height, width), (y, x) = config.image_size, shape
+    h, w = fitted_size(shape, config)
+    sign = -1 if config.resize == "crop" else 1
+    offset = sign * (abs(height - h) // 2), sign * (abs(width - w) // 2)
+    return np.array([h / y, w / x]), np.array(offset, float)
+
+
 def fit_size(array, config):
     """Scale (N, Y, X, C) so it fits (pad), covers (crop) or equals (stretch) ``image_size``.
 
@@ -53,21 +91,8 @@ def fit_size(array, config):
     normalisation, see :func:`pad_to`) and ``(h, w) == (H, W)`` otherwise.
     """
     height, width = config.image_size
-    _, y, x, _ = array.shape
-    array = array.astype(np.float32, copy=False)
-    if config.resize == "stretch":
-        return _resize_planes(array, height, width)
-    if config.resize == "pad":
-        scale = min(height / y, width / x)
-        h, w = min(height, max(1, round(y * scale))), min(width, max(1, round(x * scale)))
-    elif config.resize == "crop":
-        scale = max(height / y, width / x)
-        h, w = max(height, round(y * scale)), max(width, round(x * scale))
-    else:
-        raise DatasetError(
-            f"`resize` must be 'pad', 'crop' or 'stretch'. Received: {config.resize!r}"
-        )
-    array = _resize_planes(array, h, w)
+    h, w = fitted_size(array.shape[1:3], config)
+    array = _resize_planes(array.astype(np.float32, copy=False), h, w)
     if config.resize == "crop":
         top, left = (h - height) // 2, (w - width) // 2
         array = array[:, top:top + height, left:left + width]

@@ -7,10 +7,10 @@ Examples
 --------
 >>> engine = Engine()
 >>> engine.start()                      # returns at once; TensorFlow loads in the child
->>> job = engine.submit("device_benchmark", seconds=1.0)
->>> for event in job.events():          # progress events while it runs
+>>> request = engine.submit("device_benchmark", seconds=1.0)
+>>> for event in request.events():          # progress events while it runs
 ...     pass
->>> job.result()["gflops"]              # doctest: +SKIP
+>>> request.result()["gflops"]              # doctest: +SKIP
 """
 
 import atexit
@@ -24,7 +24,7 @@ import time
 from multiprocessing.connection import Listener
 
 from napari_convnet.engine import process, protocol
-from napari_convnet.engine.job import Job, partial_patterns, remove_partial_files
+from napari_convnet.engine.request import Request, partial_patterns, remove_partial_files
 from napari_convnet.errors import EngineCrashed, EngineError, JobError, JobStopped
 
 STOPPED, STARTING, READY, CRASHED = "stopped", "starting", "ready", "crashed"
@@ -66,7 +66,7 @@ class Engine:
         self._ready = threading.Event()
         self._proc = None
         self._conn = None
-        self._jobs = {}
+        self._requests = {}
         self._next_id = 1
         self._generation = 0
         self._last_heard = 0.0  # time.monotonic() of the child's last message
@@ -171,21 +171,21 @@ class Engine:
             self._last_heard = time.monotonic()
             kind = message.get("kind")
             with self._lock:
-                job = self._jobs.get(message.get("id"))
-            if job is None:
+                request = self._requests.get(message.get("id"))
+            if request is None:
                 continue
             if kind == "event":
-                job._deliver(message["event"])
+                request.deliver(message["event"])
                 continue
             with self._lock:
-                self._jobs.pop(job.id, None)
+                self._requests.pop(request.id, None)
             if kind == "result":
-                job._finish("value", message["value"])
+                request.finish("value", message["value"])
             elif kind == "stopped":
-                job.stopped = True
-                job._finish("value", message["value"])
+                request.stopped = True
+                request.finish("value", message["value"])
             elif kind == "error":
-                job._finish("error", JobError(
+                request.finish("error", JobError(
                     message["message"], kind=message["type"],
                     user_error=message["user_error"], remote_traceback=message["traceback"],
                 ))
@@ -199,13 +199,13 @@ class Engine:
                 return
             crashed = self.state != STOPPED
             message = self._death_message(proc, "") if crashed else "The engine was shut down."
-            pending, self._jobs = list(self._jobs.values()), {}
+            pending, self._requests = list(self._requests.values()), {}
             self._conn = None
             if crashed:
                 self._set_state(CRASHED, message)
-        for job in pending:
-            remove_partial_files(job)
-            job._finish("error", EngineCrashed(message))
+        for request in pending:
+            remove_partial_files(request)
+            request.finish("error", EngineCrashed(message))
 
     def _death_message(self, proc, when):
         code = proc.poll()
@@ -246,10 +246,11 @@ class Engine:
             self._generation += 1
             self._set_state(STOPPED)
             self._ready.clear()
-            pending, self._jobs = list(self._jobs.values()), {}
+            pending, self._requests = list(self._requests.values()), {}
             self._proc = self._conn = None
-        for job in pending:
-            job._finish("error", JobStopped(f"The engine was shut down while running {job.op!r}."))
+        for request in pending:
+            request.finish("error", JobStopped(
+                f"The engine was shut down while running {request.op!r}."))
         if conn is not None:
             try:
                 with self._send_lock:
@@ -261,8 +262,8 @@ class Engine:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill(proc)
-            for job in pending:
-                remove_partial_files(job)
+            for request in pending:
+                remove_partial_files(request)
             if proc.returncode == 0:  # a clean exit: its log holds nothing anyone needs
                 process.remove_log(self.log_path)
         if conn is not None:
@@ -270,7 +271,7 @@ class Engine:
 
     # -- requests -----------------------------------------------------------------------
     def submit(self, op, **kwargs):
-        """Send request ``op`` (starting the engine if needed) and return its :class:`Job`.
+        """Send request ``op`` (starting the engine if needed) and return its :class:`Request`.
 
         Does not block on start-up: the request is sent from a background thread once the
         engine is ready, and fails with :class:`EngineCrashed` if it cannot start.
@@ -278,67 +279,68 @@ class Engine:
         with self._lock:
             if self.state in (STOPPED, CRASHED):
                 self.start()
-            job = Job(self, self._next_id, op)
-            job._partial_files = partial_patterns(op, kwargs)
+            request = Request(self, self._next_id, op)
+            request.partial_files = partial_patterns(op, kwargs)
             self._next_id += 1
-            self._jobs[job.id] = job
+            self._requests[request.id] = request
         if self._ready.is_set() and self.state == READY:
-            self._send_request(job, kwargs)
+            self._send_request(request, kwargs)
         else:
-            threading.Thread(target=self._send_when_ready, args=(job, kwargs),
+            threading.Thread(target=self._send_when_ready, args=(request, kwargs),
                              daemon=True).start()
-        return job
+        return request
 
-    def _send_when_ready(self, job, kwargs):
+    def _send_when_ready(self, request, kwargs):
         self._ready.wait()
         if self.state != READY:
             with self._lock:
-                self._jobs.pop(job.id, None)
-            job._finish("error", EngineCrashed(self.last_error or "The engine is not running."))
+                self._requests.pop(request.id, None)
+            request.finish("error", EngineCrashed(self.last_error or "The engine is not running."))
             return
-        self._send_request(job, kwargs)
+        self._send_request(request, kwargs)
 
-    def _send_request(self, job, kwargs):
+    def _send_request(self, request, kwargs):
         try:
             with self._send_lock:
-                self._conn.send(protocol.request(job.id, job.op, kwargs))
-                if job._stop_requested:  # asked to stop while the engine was starting
-                    self._conn.send(protocol.stop(job.id))
+                self._conn.send(protocol.request(request.id, request.op, kwargs))
+                if request._stop_requested:  # asked to stop while the engine was starting
+                    self._conn.send(protocol.stop(request.id))
         except (OSError, ValueError, AttributeError) as exc:
             with self._lock:
-                self._jobs.pop(job.id, None)
-            job._finish("error", EngineCrashed(f"Could not reach the engine: {exc}"))
+                self._requests.pop(request.id, None)
+            request.finish("error", EngineCrashed(f"Could not reach the engine: {exc}"))
         except Exception as exc:  # noqa: BLE001 - e.g. unpicklable arguments
             with self._lock:
-                self._jobs.pop(job.id, None)
-            job._finish("error", EngineError(f"Could not send {job.op!r} to the engine: {exc}"))
+                self._requests.pop(request.id, None)
+            request.finish("error", EngineError(
+                f"Could not send {request.op!r} to the engine: {exc}"))
 
-    def _send_stop(self, job):
+    def send_stop(self, request):
         conn = self._conn
-        if conn is None or job.done:
+        if conn is None or request.done:
             return
         try:
             with self._send_lock:
-                conn.send(protocol.stop(job.id))
+                conn.send(protocol.stop(request.id))
         except (OSError, ValueError):
             pass
 
-    def stop_job(self, job, timeout=30.0):
-        """Stop ``job``; terminate the engine if it shows no sign of life for ``timeout`` s.
+    def stop_request(self, request, timeout=30.0):
+        """Stop ``request``; terminate the engine if it shows no sign of life for ``timeout`` s.
 
         A busy engine (finishing a batch, evaluating, saving) keeps sending a heartbeat and is
-        left to finish; a frozen or deadlocked one is terminated, and ``job`` then fails with
+        left to finish; a frozen or deadlocked one is terminated, and ``request`` then fails with
         :class:`EngineCrashed` saying that the engine did not respond. The next request starts
         a fresh engine. Blocks; widgets call it from a background thread.
 
         Returns
         -------
         bool
-            True if the job ended by itself, False if the engine had to be terminated.
+            True if the request ended by itself, False if the engine had to be terminated.
         """
-        job.stop()
+        request.stop()
         asked = time.monotonic()
-        while not job._done.wait(0.1):
+        while not request._done.wait(0.1):
             if self.state != READY:  # starting: the request is sent (with its stop) once ready
                 asked = time.monotonic()
                 continue
@@ -347,13 +349,13 @@ class Engine:
                 continue
             with self._lock:
                 proc = self._proc
-                if proc is None or job.done:
+                if proc is None or request.done:
                     break
                 self._kill_reason[proc] = (
-                    f"did not respond for {timeout:g} s after being asked to stop {job.op!r} "
+                    f"did not respond for {timeout:g} s after being asked to stop {request.op!r} "
                     "and was terminated (what it had not saved is lost)")
             process.kill(proc, hard=True)
-            job._done.wait(10)
+            request._done.wait(10)
             return False
         return True
 

@@ -27,7 +27,7 @@ STARTUP_TIMEOUT_S = float(os.environ.get("NAPARI_CONVNET_STARTUP_TIMEOUT", "180"
 #: Environment variable with the engine's memory limit (bytes, or with a K/M/G/T suffix).
 MEMORY_LIMIT_ENV = "NAPARI_CONVNET_ENGINE_MEMORY_LIMIT"
 #: Seconds between the child's "alive" messages. A thread of its own sends them, so they keep
-#: coming while a job computes; they stop when the child is frozen, deadlocked or dead.
+#: coming while a request computes; they stop when the child is frozen, deadlocked or dead.
 HEARTBEAT_S = 1.0
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

@@ -1,8 +1,8 @@
 """The engine child: ``python -m napari_convnet.engine``.
 
 Imports Keras/TensorFlow (never done in napari's process), then serves requests from the
-parent one at a time on the main thread. A reader thread keeps listening while a job runs,
-so a stop request reaches the job, and the child exits as soon as the parent goes away
+parent one at a time on the main thread. A reader thread keeps listening while a request runs,
+so a stop request reaches its handler, and the child exits as soon as the parent goes away
 (no orphan processes, even if napari is killed). A heartbeat thread tells the parent the child
 is alive, so the parent can tell a busy engine from a frozen one.
 """
@@ -18,8 +18,8 @@ from multiprocessing.connection import Client
 from napari_convnet.engine import protocol
 
 
-class JobContext:
-    """What a job function receives: event emitter, stop flag, and the engine's state.
+class HandlerContext:
+    """What a handler receives: event emitter, stop flag, and the engine's state.
 
     Attributes
     ----------
@@ -50,7 +50,7 @@ def _send(conn, lock, message):
 
 
 def _reader(conn, inbox, current):
-    """Forward parent messages to the main loop; stop requests go straight to the job."""
+    """Forward parent messages to the main loop; stop requests go straight to the handler."""
     try:
         while True:
             message = conn.recv()
@@ -116,12 +116,12 @@ def _apply_memory_limit():
 
 def serve(conn):
     """Serve requests until shutdown; ``conn`` is a connected ``Connection``."""
-    from napari_convnet.engine import jobs  # imports Keras/TensorFlow
+    from napari_convnet.engine import handlers  # imports Keras/TensorFlow
 
-    jobs.load_all()
+    handlers.load_all()
     send_lock = threading.Lock()
     state = {}
-    _send(conn, send_lock, {"kind": "hello", "info": jobs.device_info()})
+    _send(conn, send_lock, {"kind": "hello", "info": handlers.info.device_info()})
     inbox = queue.Queue()
     current = {}
     threading.Thread(target=_reader, args=(conn, inbox, current), daemon=True).start()
@@ -130,10 +130,10 @@ def serve(conn):
         message = inbox.get()
         if message["kind"] == "shutdown":
             return
-        ctx = JobContext(conn, send_lock, message["id"], state)
+        ctx = HandlerContext(conn, send_lock, message["id"], state)
         current["ctx"] = ctx
         try:
-            value = jobs.run(message["op"], ctx, message.get("kwargs") or {})
+            value = handlers.run(message["op"], ctx, message.get("kwargs") or {})
             kind = "stopped" if ctx.should_stop() else "result"
             reply = {"kind": kind, "id": ctx.req_id, "value": value}
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the client

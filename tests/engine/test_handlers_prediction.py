@@ -53,9 +53,9 @@ def test_image_stack_tiles_objects_and_folder(engine, tmp_path):
     assert one["class_name"] == "vertical" and len(one["probabilities"]) == 2
 
     stack = np.stack([stripes((16, 16), i % 2 == 1, seed=i) for i in range(5)])
-    job = eng.submit("classify_stack", stack=stack, batch_size=2)
-    events = list(job.events(timeout=60))
-    assert job.result(60)["class_index"].tolist() == [0, 1, 0, 1, 0]
+    request = eng.submit("classify_stack", stack=stack, batch_size=2)
+    events = list(request.events(timeout=60))
+    assert request.result(60)["class_index"].tolist() == [0, 1, 0, 1, 0]
     assert [e["done"] for e in events] == [2, 4, 5] and events[0]["type"] == "progress"
 
     image, truth = mosaic(blocks=(2, 2), block=32)
@@ -72,9 +72,9 @@ def test_image_stack_tiles_objects_and_folder(engine, tmp_path):
         Image.fromarray((stripes((16, 16), i == 1, seed=i) * 255).astype(np.uint8)).save(
             tmp_path / f"img{i}.png")
     (tmp_path / "broken.png").write_bytes(b"nope")
-    job = eng.submit("classify_folder", paths=[str(tmp_path)])
-    messages = [e for e in job.events(timeout=60) if e["type"] == "message"]
-    rows = job.result(60)
+    request = eng.submit("classify_folder", paths=[str(tmp_path)])
+    messages = [e for e in request.events(timeout=60) if e["type"] == "message"]
+    rows = request.result(60)
     assert [r["class_name"] for r in rows] == ["horizontal", "vertical", "horizontal"]
     assert set(rows[0]) == {"path", "slice", "class_name", "probability", "probabilities"}
     assert len(messages) == 1 and "broken.png" in messages[0]["text"]
@@ -89,10 +89,10 @@ def test_stop_returns_the_slices_done(engine):
     eng.call("load_model", timeout=60, path=str(path))
     pair = np.stack([stripes((16, 16), False), stripes((16, 16), True)])
     stack = np.tile(pair, (10000, 1, 1))
-    job = eng.submit("classify_stack", stack=stack, batch_size=16)
-    next(iter(job.events(timeout=60)))
+    request = eng.submit("classify_stack", stack=stack, batch_size=16)
+    next(iter(request.events(timeout=60)))
     started = time.monotonic()
-    assert eng.stop_job(job, timeout=30)
-    result = job.result(30)
-    assert job.stopped and result["stopped"]
+    assert eng.stop_request(request, timeout=30)
+    result = request.result(30)
+    assert request.stopped and result["stopped"]
     assert 0 < len(result["class_index"]) < len(stack) and time.monotonic() - started < 30

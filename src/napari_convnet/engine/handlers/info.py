@@ -1,56 +1,14 @@
-"""Requests the engine child serves: name → function(ctx, **kwargs) → picklable result.
-
-Runs only inside the engine child (imports Keras/TensorFlow). Each function is a thin
-adapter from a request to ``napari_convnet.core``; no ML logic lives here.
-"""
+"""Engine requests about the engine itself: versions and devices, a device benchmark."""
 
 import os
 import platform
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from napari_convnet import __version__  # noqa: E402
-from napari_convnet.errors import EngineError  # noqa: E402
-
-_JOBS = {}
-
-
-def job(name):
-    """Register ``fn(ctx, **kwargs)`` as the handler of request ``name``."""
-
-    def register(fn):
-        _JOBS[name] = fn
-        return fn
-
-    return register
-
-
-def load_all():
-    """Import every ``engine/jobs_*.py`` module so that its requests are registered."""
-    import importlib
-    import pkgutil
-
-    from napari_convnet import engine
-
-    for module in pkgutil.iter_modules(engine.__path__):
-        if module.name.startswith("jobs_"):
-            importlib.import_module(f"napari_convnet.engine.{module.name}")
-
-
-def run(op, ctx, kwargs):
-    """Run request ``op`` with ``kwargs``; raise EngineError for an unknown request."""
-    try:
-        fn = _JOBS[op]
-    except KeyError:
-        raise EngineError(
-            f"The engine has no request named {op!r}. Known requests: {sorted(_JOBS)}. "
-            "Is the plugin installed twice in different versions?"
-        ) from None
-    return fn(ctx, **kwargs)
+from napari_convnet import __version__
+from napari_convnet.engine.handlers import handler
 
 
 def _enable_memory_growth(gpus):
@@ -93,13 +51,13 @@ def device_info():
     }
 
 
-@job("info")
+@handler("info")
 def info(ctx):
     """Device and version information (see :func:`device_info`)."""
     return device_info()
 
 
-@job("device_benchmark")
+@handler("device_benchmark")
 def device_benchmark(ctx, seconds=2.0, size=512):
     """Multiply ``size``×``size`` float32 matrices on the default device for up to ``seconds``.
 

@@ -41,16 +41,16 @@ def test_layers_and_kernels_of_the_current_model(engine):
 
 def test_feature_maps_of_one_and_all_layers(engine):
     image = np.random.default_rng(1).integers(0, 255, (100, 90), dtype=np.uint8)
-    job = engine.submit("feature_maps", image=image, layer="pool1")
-    events = list(job.events(timeout=60))
-    result = job.result(timeout=60)
+    request = engine.submit("feature_maps", image=image, layer="pool1")
+    events = list(request.events(timeout=60))
+    result = request.result(timeout=60)
     assert result["maps"].shape == (16, 49, 44) and result["maps"].dtype == np.float32
     assert result["scale"] == (2.0, 2.0) and result["translate"] == (1.5, 1.5)
     assert result["input_shape"] == (100, 90)
     assert events[-1] == {"type": "progress", "stage": "feature maps", "done": 1, "total": 1}
-    job = engine.submit("feature_maps", image=image, all=True)
-    events = list(job.events(timeout=60))
-    assert [r["layer"] for r in job.result(timeout=60)] == LAYERS
+    request = engine.submit("feature_maps", image=image, all=True)
+    events = list(request.events(timeout=60))
+    assert [r["layer"] for r in request.result(timeout=60)] == LAYERS
     assert len(events) == len(LAYERS) + 1
 
 

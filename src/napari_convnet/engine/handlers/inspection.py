@@ -5,25 +5,24 @@ numpy arrays with the scale/translate that overlay them on that image.
 """
 
 from napari_convnet.core import inspection
-from napari_convnet.engine.jobs import job
-from napari_convnet.engine.jobs_train import current
+from napari_convnet.engine.handlers import current, handler
 
 
-@job("list_layers")
+@handler("list_layers")
 def list_layers(ctx):
     """Layers of the current model through nested models (see ``inspection.list_layers``)."""
     model, _ = current(ctx)
     return inspection.list_layers(model)
 
 
-@job("kernels")
+@handler("kernels")
 def kernels(ctx, layer):
     """float32 (filters, in_channels, kh, kw) kernels of convolution layer ``layer``."""
     model, _ = current(ctx)
     return inspection.kernels(model, layer)
 
 
-@job("feature_maps")
+@handler("feature_maps")
 def feature_maps(ctx, image, layer=None, channel_axis=None, all=False):
     """Feature maps of ``layer`` for ``image``; ``all=True``: of every conv/pool layer.
 
@@ -40,7 +39,7 @@ def feature_maps(ctx, image, layer=None, channel_axis=None, all=False):
                                    on_event=ctx.emit)
 
 
-@job("all_feature_maps")
+@handler("all_feature_maps")
 def all_feature_maps(ctx, image, channel_axis=None):
     """Feature maps of every convolution and pooling layer, with progress events."""
     model, meta = current(ctx)
@@ -48,7 +47,7 @@ def all_feature_maps(ctx, image, channel_axis=None):
                                        on_event=ctx.emit, should_stop=ctx.should_stop)
 
 
-@job("grad_cam")
+@handler("grad_cam")
 def grad_cam(ctx, image, class_index=None, channel_axis=None, layer=None):
     """Grad-CAM heatmap of ``image`` on its own pixels (see ``inspection.grad_cam``)."""
     model, meta = current(ctx)

@@ -11,17 +11,9 @@ import os
 
 from napari_convnet.core import presets, training
 from napari_convnet.core.bundle import load_bundle, save_bundle
-from napari_convnet.engine.jobs import job
+from napari_convnet.engine.handlers import current, handler
 from napari_convnet.errors import ModelError
 from napari_convnet.filenames import free_bundle_path
-
-
-def current(ctx):
-    """Return ``(model, meta)`` of the current model, or raise a ModelError saying what to do."""
-    if ctx.state.get("model") is None:
-        raise ModelError("There is no current model yet: train one or load a model bundle "
-                         "(.keras) in the Train dock first.")
-    return ctx.state["model"], ctx.state["meta"]
 
 
 def _describe(ctx):
@@ -32,7 +24,7 @@ def _describe(ctx):
     return {"meta": meta, "path": ctx.state.get("path")}
 
 
-@job("list_presets")
+@handler("list_presets")
 def list_presets(ctx):
     """Preset names with their description, options and minimum input size."""
     return [
@@ -42,13 +34,13 @@ def list_presets(ctx):
     ]
 
 
-@job("preset_info")
+@handler("preset_info")
 def preset_info(ctx, name, input_shape, num_classes, options=None):
     """Parameter counts and layer table of a preset, like ``model.summary()``."""
     return presets.preset_info(name, tuple(input_shape), int(num_classes), **(options or {}))
 
 
-@job("train")
+@handler("train")
 def train(ctx, root, preset=None, data_config=None, train_config=None, preset_options=None,
           out=None, continue_current=False, overwrite=False):
     """Train on the folder ``root`` (or continue the current model); save the bundle to ``out``.
@@ -72,7 +64,7 @@ def train(ctx, root, preset=None, data_config=None, train_config=None, preset_op
     return {"meta": meta, "result": result.to_dict(), "path": out}
 
 
-@job("load_model")
+@handler("load_model")
 def load_model(ctx, path, allow_foreign=False):
     """Load a bundle (``safe_mode=True``) as the current model; return its description."""
     model, meta = load_bundle(path, allow_foreign=allow_foreign)
@@ -80,7 +72,7 @@ def load_model(ctx, path, allow_foreign=False):
     return _describe(ctx)
 
 
-@job("save_model")
+@handler("save_model")
 def save_model(ctx, path, overwrite=False):
     """Save the current model as a bundle at ``path`` (atomically).
 
@@ -98,13 +90,13 @@ def save_model(ctx, path, overwrite=False):
     return _describe(ctx)
 
 
-@job("current_model")
+@handler("current_model")
 def current_model(ctx):
     """Description of the current model (``{"meta", "path"}``), or None."""
     return _describe(ctx)
 
 
-@job("list_runs")
+@handler("list_runs")
 def list_runs(ctx, folders):
     """Read the run records (``*.run.json``) found in ``folders`` and their ``runs/``.
 

@@ -15,10 +15,10 @@ _DONE = object()
 _BUNDLE_ARGS = {"save_model": "path", "train": "out"}
 
 
-class Job:
-    """One request sent to the engine.
+class Request:
+    """One request sent to the engine: the client's handle of it.
 
-    Iterate :meth:`events` for progress, then read :meth:`result`. A job stopped by the
+    Iterate :meth:`events` for progress, then read :meth:`result`. A request stopped by the
     user returns whatever the request kept (e.g. a model with its best weights) and sets
     :attr:`stopped`.
     """
@@ -30,7 +30,7 @@ class Job:
         self.stopped = False
         self._stop_requested = False
         self._queue = queue.Queue()
-        self._partial_files = ()  # glob patterns of files this job may leave half-written
+        self.partial_files = ()  # glob patterns of files this request may leave half-written
         self._outcome = None  # ("value", v) or ("error", exc)
         self._done = threading.Event()
 
@@ -39,10 +39,12 @@ class Job:
         """True once the engine answered (result, error or crash)."""
         return self._done.is_set()
 
-    def _deliver(self, message):
+    def deliver(self, message):
+        """Queue a progress event from the engine (called by the client's reader)."""
         self._queue.put(message)
 
-    def _finish(self, kind, payload):
+    def finish(self, kind, payload):
+        """End the request with ``("value", v)`` or ``("error", exc)``; later calls are ignored."""
         if self._done.is_set():
             return
         self._outcome = (kind, payload)
@@ -90,7 +92,7 @@ class Job:
     def stop(self):
         """Ask the engine to stop this request (cooperative; returns at once)."""
         self._stop_requested = True
-        self.engine._send_stop(self)
+        self.engine.send_stop(self)
 
 
 def partial_patterns(op, kwargs):
@@ -103,9 +105,9 @@ def partial_patterns(op, kwargs):
     return (os.path.join(glob.escape(os.path.dirname(path)), pattern),)
 
 
-def remove_partial_files(job):
-    """Remove the temporary bundle files of a job whose engine died while writing them."""
-    for pattern in job._partial_files:
+def remove_partial_files(request):
+    """Remove the temporary bundle files of a request whose engine died while writing them."""
+    for pattern in request.partial_files:
         for path in glob.glob(pattern):
             try:
                 os.remove(path)

@@ -2,7 +2,7 @@
 
 from napari_convnet import options
 from napari_convnet.core import data
-from napari_convnet.engine.jobs import job
+from napari_convnet.engine.handlers import handler
 from napari_convnet.errors import DatasetError
 
 
@@ -21,13 +21,13 @@ def _index(ctx, root, config):
     return index
 
 
-@job("scan_dataset")
+@handler("scan_dataset")
 def scan_dataset(ctx, root, config=None):
     """Index a labelled folder; return :meth:`DatasetIndex.summary` (JSON-able dict)."""
     return _index(ctx, root, config).summary()
 
 
-@job("dataset_samples")
+@handler("dataset_samples")
 def dataset_samples(ctx, root, config=None, per_class=4, split="train"):
     """Read the first ``per_class`` samples of each class, preprocessed as for training.
 

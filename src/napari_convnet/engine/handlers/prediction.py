@@ -7,22 +7,21 @@ functions); the engine marks the reply as stopped, so the GUI gets ``(value, sto
 """
 
 from napari_convnet.core import objects, prediction, tiling
-from napari_convnet.engine.jobs import job
-from napari_convnet.engine.jobs_train import current
+from napari_convnet.engine.handlers import current, handler
 
 
 def _progress(ctx):
     return {"on_event": ctx.emit, "should_stop": ctx.should_stop}
 
 
-@job("classify_image")
+@handler("classify_image")
 def classify_image(ctx, image, channel_axis=None):
     """One 2D image → ``{"class_index", "class_name", "probability", "probabilities"}``."""
     model, meta = current(ctx)
     return prediction.classify_image(model, meta, image, channel_axis=channel_axis)
 
 
-@job("classify_stack")
+@handler("classify_stack")
 def classify_stack(ctx, stack, channel_axis=None, batch_size=32):
     """Every slice of (N, Y, X[, C]): :func:`~napari_convnet.core.prediction.classify_stack`."""
     model, meta = current(ctx)
@@ -30,7 +29,7 @@ def classify_stack(ctx, stack, channel_axis=None, batch_size=32):
                                      batch_size=batch_size, **_progress(ctx))
 
 
-@job("tile_class_map")
+@handler("tile_class_map")
 def tile_class_map(ctx, image, stride=None, min_confidence=0.0, channel_axis=None,
                    batch_size=64):
     """Class per pixel from overlapping tiles: see :func:`.tiling.tile_class_map`."""
@@ -40,7 +39,7 @@ def tile_class_map(ctx, image, stride=None, min_confidence=0.0, channel_axis=Non
                                  batch_size=batch_size, **_progress(ctx))
 
 
-@job("classify_objects")
+@handler("classify_objects")
 def classify_objects(ctx, image, labels, mode="bbox", padding=0.1, channel_axis=None,
                      batch_size=64):
     """Class per label id: :func:`~napari_convnet.core.objects.classify_objects`."""
@@ -50,7 +49,7 @@ def classify_objects(ctx, image, labels, mode="bbox", padding=0.1, channel_axis=
                                     **_progress(ctx))
 
 
-@job("classify_folder")
+@handler("classify_folder")
 def classify_folder(ctx, paths, batch_size=32):
     """Classify image files and every image in folders (recursively, sorted).
 

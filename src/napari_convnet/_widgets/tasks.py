@@ -30,10 +30,10 @@ def _follow(op, kwargs, holder):
     # Errors are returned, not raised: superqt swallows a RuntimeError raised in a worker
     # (it takes it for a deleted Qt object) instead of emitting ``errored``.
     try:
-        job = get_engine().submit(op, **kwargs)
-        holder["job"] = job
-        yield from _thinned(job.events())
-        return {"value": job.result(), "stopped": job.stopped}
+        request = get_engine().submit(op, **kwargs)
+        holder["request"] = request
+        yield from _thinned(request.events())
+        return {"value": request.result(), "stopped": request.stopped}
     except Exception as exc:  # noqa: BLE001 - shown to the user by EngineTask
         return {"error": exc}
 
@@ -141,24 +141,24 @@ class EngineTask:
         self.worker.start()
 
     @property
-    def job(self):
-        """The engine :class:`~napari_convnet.engine.Job` (None until submitted)."""
-        return self._holder.get("job")
+    def request(self):
+        """The engine :class:`~napari_convnet.engine.Request` (None until submitted)."""
+        return self._holder.get("request")
 
     def stop(self, timeout=None):
         """Ask the engine to stop this request (it keeps what it has, e.g. best weights).
 
         With ``timeout`` (seconds), escalate in a background thread: an engine that stays
-        silent that long is terminated (:meth:`Engine.stop_job`); the request then ends with
+        silent that long is terminated (:meth:`Engine.stop_request`); the request then ends with
         an error saying that the engine did not respond. Never blocks the GUI.
         """
-        job = self.job
-        if job is None:
+        request = self.request
+        if request is None:
             return
         if timeout is None:
-            job.stop()
+            request.stop()
             return
-        threading.Thread(target=job.engine.stop_job, args=(job, timeout),
+        threading.Thread(target=request.engine.stop_request, args=(request, timeout),
                          name="engine-stop", daemon=True).start()
 
     def _detach(self):

@@ -8,11 +8,10 @@ from napari_convnet.core import review
 from napari_convnet.core.data import DataConfig
 from napari_convnet.core.images import read_image
 from napari_convnet.core.prediction import evaluate_folder
-from napari_convnet.engine.jobs import job
-from napari_convnet.engine.jobs_train import current
+from napari_convnet.engine.handlers import current, handler
 
 
-@job("evaluate")
+@handler("evaluate")
 def evaluate(ctx, root, split=None):
     """Evaluate the current model on ``root``; keep the per-image items for review.
 
@@ -32,7 +31,7 @@ def evaluate(ctx, root, split=None):
     return report
 
 
-@job("cell_images")
+@handler("cell_images")
 def cell_images(ctx, true_class, predicted_class, limit=500):
     """Images of one confusion-matrix cell of the last evaluation, most confident first.
 
@@ -59,14 +58,14 @@ def cell_images(ctx, true_class, predicted_class, limit=500):
             "items": items}
 
 
-@job("relabel")
+@handler("relabel")
 def relabel(ctx, path, root, new_class, copy=False):
     """Move or copy ``path`` to the ``new_class`` folder of ``root`` (logged, undoable)."""
     _, meta = current(ctx)
     return review.relabel(path, root, new_class, meta["class_names"], copy=copy)
 
 
-@job("undo_relabel")
+@handler("undo_relabel")
 def undo_relabel(ctx, root):
     """Undo the last logged move or copy in ``root``; None when there is nothing to undo."""
     return review.undo_last(root)

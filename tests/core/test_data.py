@@ -136,13 +136,15 @@ def test_formats_and_bit_depths(tmp_path):
     assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and y.dtype == np.int32
 
 
-@pytest.mark.parametrize(("normalization", "core"), [("range", True), ("percentile", False)])
-def test_png_decoding_matches_pil(tmp_path, monkeypatch, normalization, core):
+@pytest.mark.parametrize(("normalization", "scratch"), [("range", True), ("percentile", False)])
+def test_png_decoding_matches_pil(tmp_path, monkeypatch, normalization, scratch):
     """PNGs decoded while indexing (one read, PIL's zlib decoder) give what PIL's reader does,
-    through ``Image.core`` or, for a Pillow without it, PIL's public calls."""
+    through each thread's scratch images (small files) or straight into the array (large)."""
     from napari_convnet.core import reading
 
-    monkeypatch.setattr(reading, "_CORE_DECODE", core)
+    if not scratch:
+        monkeypatch.setattr(reading, "_SCRATCH_BYTES", 0)
+    monkeypatch.setattr(reading, "_SCRATCH_SIZES", 3)  # fewer than the sizes here: evictions
     shapes = {"gray": (12, 10), "rgb": (12, 10, 3), "rgba": (12, 10, 4), "la": (12, 10, 2)}
     for name, shape in shapes.items():
         for i in range(2):

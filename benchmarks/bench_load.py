@@ -14,7 +14,7 @@ bound is broken. ``tests/widgets/test_load.py`` runs a short version.
 """
 
 import argparse
-import gc
+import runpy
 import sys
 import tempfile
 import time
@@ -24,28 +24,23 @@ import numpy as np
 import psutil
 from PIL import Image
 
-SIZE = 20
+_TESTS = Path(__file__).resolve().parents[1] / "tests"
+# the same tiny folder and process figures as tests/widgets/test_load.py (one copy, in tests/)
+_FOLDERS = runpy.run_path(str(_TESTS / "_helpers_folders.py"))
+_SESSION = runpy.run_path(str(_TESTS / "_helpers_session.py"))
+SIZE, stripes_folder = _FOLDERS["SIZE"], _FOLDERS["stripes_folder"]
+rss_mb, leaked_children = _SESSION["rss_mb"], _SESSION["leaked_children"]
+
+
+def open_docks(viewer, root, out):
+    return _SESSION["open_docks"](viewer, root, out, SIZE)
 WARMUP_REQUESTS = 20
 STEP_TIMEOUT_S = 240
 
 
-def stripes_folder(root, n=12):
-    """Write ``n`` noisy SIZE×SIZE images per class (horizontal vs vertical stripes; a CNN learns
-    them in a few epochs) into ``root``; return ``root``. Shared by the fault and load tests."""
-    rng = np.random.default_rng(1)
-    for name, axis in (("horizontal", 0), ("vertical", 1)):
-        (root / name).mkdir(parents=True)
-        for i in range(n):
-            line = (np.arange(SIZE) + rng.integers(0, 4)) % 4 < 2
-            img = np.repeat(line[:, None], SIZE, 1) if axis == 0 else np.repeat(line[None], SIZE, 0)
-            img = img * 180 + rng.integers(0, 60, (SIZE, SIZE))
-            Image.fromarray(img.astype(np.uint8)).save(root / name / f"{i:02d}.png")
-    return root
-
-
 def wait_until(predicate, timeout=STEP_TIMEOUT_S):
     """Run napari's event loop until ``predicate()`` holds."""
-    from qtpy.QtWidgets import QApplication  # here: the engine tests share stripes_folder
+    from qtpy.QtWidgets import QApplication
 
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -53,33 +48,6 @@ def wait_until(predicate, timeout=STEP_TIMEOUT_S):
             raise TimeoutError(f"timed out after {timeout} s")
         QApplication.processEvents()
         time.sleep(0.005)
-
-
-def rss_mb():
-    """napari's resident memory in MB, after a garbage collection."""
-    from qtpy.QtWidgets import QApplication
-
-    gc.collect()
-    QApplication.processEvents()
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def leaked_children(engine):
-    """Child processes of this process other than the live engine."""
-    return [p for p in psutil.Process().children(recursive=True)
-            if p.pid != engine.pid and p.status() != psutil.STATUS_ZOMBIE]
-
-
-def open_docks(viewer, root, out):
-    """Add the Train and Classify docks, set for the tiny folder; return them."""
-    _, train = viewer.window.add_plugin_dock_widget("napari-convnet", "Train")
-    _, classify = viewer.window.add_plugin_dock_widget("napari-convnet", "Classify")
-    train.data.folder.value = root
-    train.data.image_height.value = train.data.image_width.value = SIZE
-    train.preset.value = "course-cnn"
-    train.batch_size.value = 8
-    train.out.value = str(out)
-    return train, classify
 
 
 def cycle(train):

@@ -92,7 +92,7 @@ def run_ours(data, preset, epochs, batch):
 def run_keras(index, preset, epochs, batch):
     import keras
 
-    from napari_convnet.core.data import load_split
+    from napari_convnet.core.pipeline import load_split
     from napari_convnet.core.presets import build_model
 
     x, y = load_split(index, "train")
@@ -117,8 +117,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    from napari_convnet.core._callbacks import device_name
     from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.devices import device_name
 
     if os.path.isdir(FASHION):
         images, labels, source = *load_fashion("train", args.images), "Fashion-MNIST"

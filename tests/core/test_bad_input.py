@@ -134,7 +134,8 @@ def bad_dataset(root, case):
 
 @pytest.mark.parametrize("case", FILE_IDS)
 def test_file_data_core(tmp_path, case):
-    from napari_convnet.core.data import index_folder, load_split, make_dataset
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.pipeline import load_split, make_dataset
 
     root, bad = bad_dataset(str(tmp_path / "data"), case)
     tracemalloc.start()  # indexing decodes (or refuses) every file
@@ -374,7 +375,8 @@ FOLDER_IDS = list(FOLDER_CASES)
 
 @pytest.mark.parametrize("case", FOLDER_IDS)
 def test_folder_data(tmp_path, capsys, case):
-    from napari_convnet.core.data import index_folder, load_split
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.pipeline import load_split
 
     build, needles, shows = FOLDER_CASES[case]
     root, _ = build(str(tmp_path / "data"))
@@ -530,7 +532,8 @@ def test_readonly_output_cli(tmp_path, capsys, bundle, unwritable):
 
 
 def test_readonly_dataset_cache(tmp_path, unwritable):
-    from napari_convnet.core.data import index_folder, make_dataset
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.pipeline import make_dataset
 
     index = index_folder(C.dataset(str(tmp_path / "data")), config())
     message = core_error(["dataset cache", "cache=True"], make_dataset, index, "train",

@@ -114,7 +114,7 @@ def test_bad_input_one_line_error(trained, tmp_path, capsys, argv, match):
 
 def test_evaluate_folder_items_and_splits(trained):
     from napari_convnet.core.bundle import load_bundle
-    from napari_convnet.core.prediction import evaluate_folder
+    from napari_convnet.core.evaluation import evaluate_folder
     from napari_convnet.errors import DatasetError
 
     _, data, model_path = trained

@@ -11,7 +11,7 @@ import tifffile
 from PIL import Image
 
 from napari_convnet.cli import main
-from napari_convnet.core import data
+from napari_convnet.core import images, pipeline
 from napari_convnet.core.data import DataConfig, index_folder
 from napari_convnet.errors import DatasetError, JobStopped
 
@@ -132,7 +132,7 @@ def test_formats_and_bit_depths(tmp_path):
     assert summary["dtypes"] == {"float32": 1, "uint16": 2, "uint8": 5}
     assert "12x10x3" in summary["shapes"]  # RGBA read as RGB (alpha dropped), then grey mean
     assert sum(summary["totals"].values()) == 8 and not index.bad_files
-    x, y = data.load_split(index, "train")
+    x, y = pipeline.load_split(index, "train")
     assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and y.dtype == np.int32
 
 
@@ -164,12 +164,12 @@ def test_png_decoding_matches_pil(tmp_path, monkeypatch, normalization, scratch)
         if expected.ndim == 3 and expected.shape[-1] in (2, 4):
             expected = expected[..., :-1]  # alpha dropped
         np.testing.assert_array_equal(stack.reshape(expected.shape), expected, err_msg=path)
-    x, _ = data.load_split(index, "train")
-    expected = [data.read_image(s.path, index.config)[0] for s in index.splits["train"]]
+    x, _ = pipeline.load_split(index, "train")
+    expected = [images.read_image(s.path, index.config)[0] for s in index.splits["train"]]
     np.testing.assert_allclose(x, np.stack(expected), rtol=1e-6, atol=1e-6)
     index.forget_decoded()  # decoded from the files again: the same arrays
     assert index.decoded == {}
-    np.testing.assert_allclose(data.load_split(index, "train")[0], x, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(pipeline.load_split(index, "train")[0], x, rtol=1e-6, atol=1e-6)
 
 
 def test_png_with_damaged_pixel_data_is_a_bad_file(tmp_path):
@@ -198,19 +198,19 @@ def test_png_with_damaged_pixel_data_is_a_bad_file(tmp_path):
 
 def test_range_normalization_uses_the_bit_depth(tmp_path):
     path = _tif(tmp_path / "x.tif", np.full((8, 8), 65535, np.uint16))
-    out = data.read_image(path, _config(normalization="range"))
+    out = images.read_image(path, _config(normalization="range"))
     assert out.shape == (1, 8, 8, 1) and np.allclose(out, 1.0)
     Image.fromarray(np.full((8, 8), 51, np.uint8)).save(tmp_path / "y.png")
-    assert np.allclose(data.read_image(tmp_path / "y.png", _config(normalization="range")), 0.2)
-    raw = data.read_image(tmp_path / "y.png", _config(normalization="none"))
+    assert np.allclose(images.read_image(tmp_path / "y.png", _config(normalization="range")), 0.2)
+    raw = images.read_image(tmp_path / "y.png", _config(normalization="none"))
     assert np.allclose(raw, 51)
 
 
 def test_percentile_normalization():
     ramp = np.arange(100, dtype=np.float32).reshape(10, 10) * 7 + 3
-    out = data.normalize(ramp, _config(percentiles=(0, 100)))
+    out = images.normalize(ramp, _config(percentiles=(0, 100)))
     assert out.dtype == np.float32 and out.min() == 0 and np.isclose(out.max(), 1)
-    assert np.all(data.normalize(np.full((4, 4), 9.0), _config()) == 0)  # flat image: no NaN
+    assert np.all(images.normalize(np.full((4, 4), 9.0), _config()) == 0)  # flat image: no NaN
 
 
 @pytest.mark.parametrize("shape, kwargs, channels", [
@@ -222,15 +222,15 @@ def test_percentile_normalization():
     ((12, 10, 5), {"channel_axis": -1}, 5),
 ])
 def test_channel_axis_detection_and_override(shape, kwargs, channels):
-    out = data.preprocess_array(np.ones(shape, np.uint16), _config(**kwargs))
+    out = images.preprocess_array(np.ones(shape, np.uint16), _config(**kwargs))
     assert out.shape == (1, 8, 8, channels) and out.dtype == np.float32
 
 
 def test_tiff_axes_metadata_decides_channels(tmp_path):
     path = _tif(tmp_path / "zcyx.tif", RNG.integers(0, 999, (5, 2, 12, 10), np.uint16),
                 imagej=True, metadata={"axes": "ZCYX"})
-    assert data.read_image(path, _config()).shape == (1, 8, 8, 2)
-    assert data.read_image(path, _config(stack_rule="slices")).shape == (5, 8, 8, 2)
+    assert images.read_image(path, _config()).shape == (1, 8, 8, 2)
+    assert images.read_image(path, _config(stack_rule="slices")).shape == (5, 8, 8, 2)
 
 
 def test_stack_rules(tmp_path):
@@ -238,8 +238,8 @@ def test_stack_rules(tmp_path):
     stack[1] = 200
     stack[2, 0, 0] = 100
     config = _config(normalization="none", resize="stretch")
-    assert data.preprocess_array(stack, config).max() == 200
-    middle = data.preprocess_array(stack, DataConfig.from_dict(
+    assert images.preprocess_array(stack, config).max() == 200
+    middle = images.preprocess_array(stack, DataConfig.from_dict(
         config.to_dict() | {"stack_rule": "middle"}))
     assert middle.shape == (1, 8, 8, 1) and middle.max() == 100
     for cls in ("a", "b"):
@@ -251,8 +251,8 @@ def test_stack_rules(tmp_path):
     train_files = {s.path for s in index.splits["train"]}
     assert not train_files & {s.path for s in index.splits["validation"]}
     assert sorted(s.slice_index for s in index.splits["validation"]) == [0, 0, 1, 1, 2, 2]
-    x, _ = data.load_split(index, "validation")
-    first = data.read_image(index.splits["validation"][1].path, index.config, 1)
+    x, _ = pipeline.load_split(index, "validation")
+    first = images.read_image(index.splits["validation"][1].path, index.config, 1)
     assert np.array_equal(x[1], first[0])
 
 
@@ -308,8 +308,8 @@ def test_load_split_matches_reading_each_file(tmp_path, stack_rule, normalizatio
     index = index_folder(tmp_path, _config(stack_rule=stack_rule, normalization=normalization,
                                            channels=1, validation_split=0.0))
     assert len(index.decoded) == 18
-    x, _ = data.load_split(index, "train")
-    expected = [data.read_image(s.path, index.config, s.slice_index)[0]
+    x, _ = pipeline.load_split(index, "train")
+    expected = [images.read_image(s.path, index.config, s.slice_index)[0]
                 for s in index.splits["train"]]
     np.testing.assert_allclose(x, np.stack(expected), rtol=1e-6, atol=1e-6)
 
@@ -321,7 +321,7 @@ def test_mixed_channels_named_or_converted(tmp_path):
         index_folder(tmp_path, _config())
     index = index_folder(tmp_path, _config(channels=3))
     assert index.config.channels == 3
-    assert data.load_split(index, "train")[0].shape[-1] == 3
+    assert pipeline.load_split(index, "train")[0].shape[-1] == 3
     assert index_folder(tmp_path, _config(channels=1)).config.channels == 1
     with pytest.raises(DatasetError, match="channels=2"):
         index_folder(tmp_path, _config(channels=2))
@@ -334,7 +334,7 @@ def test_mixed_channels_named_or_converted(tmp_path):
 ])
 def test_resize_modes_preserve_aspect(mode, expected):
     wide = np.ones((4, 8), np.float32)
-    out = data.preprocess_array(wide, _config(resize=mode, normalization="none"))
+    out = images.preprocess_array(wide, _config(resize=mode, normalization="none"))
     assert out.shape == (1, 8, 8, 1)
     assert np.allclose(out[0, :, 4, 0], expected)
 
@@ -363,7 +363,7 @@ def test_bad_files_are_listed_and_skipped(tmp_path):
     assert index.class_names == ["cat", "dog"] and sum(index.summary()["totals"].values()) == 9
     assert events[-1]["type"] == "message" and any(e["type"] == "progress" for e in events)
     with pytest.raises(DatasetError, match="Cannot read image.*text.png"):
-        data.read_image(tmp_path / "cat" / "text.png", index.config)
+        images.read_image(tmp_path / "cat" / "text.png", index.config)
 
 
 def test_decoded_budget_keeps_only_the_first_files(tmp_path, monkeypatch):
@@ -375,9 +375,9 @@ def test_decoded_budget_keeps_only_the_first_files(tmp_path, monkeypatch):
     monkeypatch.setattr(walk, "DECODED_BUDGET", 350)
     index = index_folder(tmp_path, _config(validation_split=0.0))
     assert len(index.decoded) == 3
-    x, y = data.load_split(index, "train")
+    x, y = pipeline.load_split(index, "train")
     monkeypatch.setattr(walk, "DECODED_BUDGET", 0)
-    again = data.load_split(index_folder(tmp_path, index.config), "train")[0]
+    again = pipeline.load_split(index_folder(tmp_path, index.config), "train")[0]
     np.testing.assert_allclose(again, x, atol=1e-6)  # batched vs per-file: rounding only
 
 
@@ -386,7 +386,7 @@ def test_small_images_are_upscaled(tmp_path):
     index = index_folder(tmp_path, DataConfig(image_size=(16, 16)))
     assert index.summary()["upscaled"] == 10
     assert any("upscaled" in note for note in index.summary()["notes"])
-    assert data.load_split(index, "train")[0].shape == (8, 16, 16, 1)
+    assert pipeline.load_split(index, "train")[0].shape == (8, 16, 16, 1)
 
 
 def _one_good_one_bad_class(root):
@@ -499,13 +499,13 @@ def test_imbalance_and_class_weights(tmp_path):
 def test_make_dataset_batches_shuffle_and_caches(tmp_path):
     _flat(tmp_path, n=6)
     index = index_folder(tmp_path, _config(validation_split=0.0))
-    batches = list(data.make_dataset(index, "train", batch_size=5, shuffle=False))
+    batches = list(pipeline.make_dataset(index, "train", batch_size=5, shuffle=False))
     assert [b[0].shape for b in batches] == [(5, 8, 8, 1), (5, 8, 8, 1), (2, 8, 8, 1)]
     assert (batches[0][0].dtype.name, batches[0][1].dtype.name) == ("float32", "int32")
-    x, y = data.load_split(index, "train")
+    x, y = pipeline.load_split(index, "train")
     assert np.array_equal(np.concatenate([b[0] for b in batches]), x)
     for cache in (False, str(tmp_path / "cache" / "train")):
-        ds = data.make_dataset(index, "train", batch_size=4, cache=cache, drop_remainder=True)
+        ds = pipeline.make_dataset(index, "train", batch_size=4, cache=cache, drop_remainder=True)
         epochs = [np.concatenate([b[1] for b in ds]) for _ in range(2)]
         assert len(epochs[0]) == 12 and sorted(epochs[0]) == sorted(y)
         assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
@@ -513,23 +513,23 @@ def test_make_dataset_batches_shuffle_and_caches(tmp_path):
     unpickled = pickle.loads(pickle.dumps(index))  # the engine may pickle an index
     assert unpickled.decoded == {} and len(index.decoded) == index.stats["files"]
     index.forget_decoded()  # decode from disk in threads: the same arrays
-    np.testing.assert_allclose(data.load_split(index, "train")[0], x, atol=1e-6)
+    np.testing.assert_allclose(pipeline.load_split(index, "train")[0], x, atol=1e-6)
     with pytest.raises(DatasetError, match="split='test'"):
-        data.make_dataset(index, "test")
+        pipeline.make_dataset(index, "test")
     with pytest.raises(DatasetError, match="batch_size=0"):
-        data.make_dataset(index, "train", batch_size=0)
+        pipeline.make_dataset(index, "train", batch_size=0)
 
 
 def test_augmentation(tmp_path):
     x = np.zeros((16, 8, 8, 1), np.float32)
     x[:, 1:3, 1:3] = 1
-    once = np.asarray(data.augment_batch(x, seed=(1, 2)))
+    once = np.asarray(pipeline.augment_batch(x, seed=(1, 2)))
     assert once.shape == x.shape and once.dtype == np.float32
-    assert np.array_equal(once, np.asarray(data.augment_batch(x, seed=(1, 2))))
+    assert np.array_equal(once, np.asarray(pipeline.augment_batch(x, seed=(1, 2))))
     assert not np.array_equal(once, x)
     _flat(tmp_path, n=4)
     index = index_folder(tmp_path, _config(validation_split=0.0))
-    ds = data.make_dataset(index, "train", batch_size=8, augment=True)
+    ds = pipeline.make_dataset(index, "train", batch_size=8, augment=True)
     xb, yb = next(iter(ds))
     assert xb.shape == (8, 8, 8, 1) and yb.shape == (8,)
 

@@ -9,9 +9,9 @@ from napari_convnet.core.evaluation import (
     classification_report,
     confusion_matrix,
     evaluate_probabilities,
-    format_report,
 )
 from napari_convnet.errors import DatasetError
+from napari_convnet.reports import format_report
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -43,7 +43,7 @@ def test_probabilities_and_text():
     assert report["confusion_matrix"] == [[1, 0], [1, 1]]
     assert report["mean_confidence"] == pytest.approx((0.9 + 0.8 + 0.6) / 3)
     text = format_report(report)
-    assert "accuracy 0.6667 on 3 images" in text and "dog" in text
+    assert "accuracy 66.7 % on 3 images" in text and "dog" in text and "(1)" in text
 
 
 def test_empty_and_bad_input():

@@ -10,14 +10,11 @@ import pytest
 from _textures import RecordingModel, mosaic, texture_folder, write_folder
 
 from napari_convnet.core import inspection
-from napari_convnet.core.data import DataConfig, auto_size, index_folder, load_split
+from napari_convnet.core.data import DataConfig, auto_size, index_folder
+from napari_convnet.core.evaluation import evaluate_folder
 from napari_convnet.core.objects import classify_objects
-from napari_convnet.core.prediction import (
-    classify_image,
-    classify_stack,
-    evaluate_folder,
-    predict_files,
-)
+from napari_convnet.core.pipeline import load_split
+from napari_convnet.core.prediction import classify_image, classify_stack, predict_files
 from napari_convnet.core.tiling import tile_class_map
 from napari_convnet.errors import DatasetError, ModelError
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from napari_convnet.core import review
 from napari_convnet.core.data import DataConfig
-from napari_convnet.core.prediction import evaluate_folder
+from napari_convnet.core.evaluation import evaluate_folder
 from napari_convnet.errors import DatasetError
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")

@@ -94,11 +94,11 @@ def test_core_refuses_an_existing_out_before_reading_images(tmp_path):
 
 
 def test_archived_record_of_a_run_in_the_same_second_is_kept(tmp_path):
-    from napari_convnet.core import _run
+    from napari_convnet import run_records
 
     out = tmp_path / "m.keras"
     started = "2025-01-01T12:00:00+00:00"
-    first = _run.write_run_record(out, {"started": started, "run": 1})[1]
-    second = _run.write_run_record(out, {"started": started, "run": 2})[1]
+    first = run_records.write_run_record(out, {"started": started, "run": 1})[1]
+    second = run_records.write_run_record(out, {"started": started, "run": 2})[1]
     assert first != second and second.endswith("m-2025-01-01T120000Z-2.run.json")
     assert json.loads(open(first).read())["run"] == 1

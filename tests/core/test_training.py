@@ -141,19 +141,19 @@ def test_train_from_folder_writes_bundle_and_run_records(tmp_path):
 
 
 _MIRRORED = textwrap.dedent("""
+    import runpy
     import sys
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, sys.argv[1])
-    from _helpers_models import stripes
-    from napari_convnet.core import _callbacks
+    stripes = runpy.run_path(sys.argv[1])["stripes"]
+    from napari_convnet.core import devices
     from napari_convnet.core.presets import build_model
     from napari_convnet.core.training import TrainConfig, train
     x, y = stripes(8, 12)
     config = TrainConfig(epochs=1, batch_size=8, strategy="mirrored")
-    with _callbacks.strategy_scope("mirrored"):
+    with devices.strategy_scope("mirrored"):
         model = build_model("course-cnn", (18, 18, 1), 2)
     x = tf.image.resize(x, (18, 18)).numpy()
     result = train(model, (x, y), (x, y), config)
@@ -164,7 +164,8 @@ _MIRRORED = textwrap.dedent("""
 def test_mirrored_strategy_on_two_cpu_devices():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(
-        [sys.executable, "-c", _MIRRORED, os.path.dirname(__file__)],
+        [sys.executable, "-c", _MIRRORED, os.path.join(os.path.dirname(__file__),
+                                                       "_helpers_models.py")],
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -38,14 +38,6 @@ def _wait_dead(pid, seconds=15):
     return False
 
 
-@pytest.fixture(scope="module")
-def engine():
-    eng = Engine()
-    eng.wait_ready(START_TIMEOUT)
-    yield eng
-    eng.shutdown()
-
-
 def test_start_is_lazy_and_reports_device(engine):
     info = engine.info
     assert engine.state == READY

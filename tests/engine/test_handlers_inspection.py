@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_convnet.engine import Engine
 from napari_convnet.errors import JobError
 
 START_TIMEOUT = 180
@@ -12,7 +11,8 @@ LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3"]
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def engine(engine, tmp_path_factory):
+    """The module's engine (conftest.py) with a course-cnn trained on dark vs light images."""
     root = tmp_path_factory.mktemp("data")
     rng = np.random.default_rng(0)
     for name, value in (("dark", 40), ("light", 200)):
@@ -20,13 +20,10 @@ def engine(tmp_path_factory):
         for i in range(6):
             img = np.full((28, 28), value) + rng.integers(-30, 30, (28, 28))
             Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(root / name / f"{i}.png")
-    eng = Engine()
-    eng.wait_ready(START_TIMEOUT)
-    eng.call("train", timeout=START_TIMEOUT, root=str(root), preset="course-cnn",
-             data_config={"image_size": [28, 28], "normalization": "range"},
-             train_config={"epochs": 1, "batch_size": 4})
-    yield eng
-    eng.shutdown()
+    engine.call("train", timeout=START_TIMEOUT, root=str(root), preset="course-cnn",
+                data_config={"image_size": [28, 28], "normalization": "range"},
+                train_config={"epochs": 1, "batch_size": 4})
+    return engine
 
 
 def test_layers_and_kernels_of_the_current_model(engine):

@@ -1,6 +1,6 @@
 """Prediction requests served by a real engine child, with the current model loaded from a bundle.
 
-The bundle (the hand-set stripe classifier of tests/core/_helpers_predict.py) is saved by a
+The bundle (the hand-set stripe classifier of tests/_helpers_predict.py) is saved by a
 subprocess: this pytest process must not import TensorFlow (see test_engine.py).
 """
 
@@ -13,30 +13,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_convnet.engine import Engine
+import _helpers_predict
+from _helpers_predict import mosaic, objects_scene, stripes
 from napari_convnet.errors import JobError
 
 START_TIMEOUT = 180
-HELPERS = os.path.join(os.path.dirname(__file__), os.pardir, "core")
-sys.path.insert(0, HELPERS)
-
-from _helpers_predict import mosaic, objects_scene, stripes  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def engine(engine, tmp_path_factory):
+    """(the module's engine from conftest.py, path of the stripe bundle)."""
     path = tmp_path_factory.mktemp("model") / "stripes.keras"
-    eng = Engine()
-    eng.start()  # TensorFlow loads in the child while the subprocess saves the bundle
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); "
-              "from _helpers_predict import save_stripe_bundle; save_stripe_bundle(sys.argv[2])")
-    subprocess.run([sys.executable, "-c", script, HELPERS, str(path)], check=True,
-                   timeout=START_TIMEOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    eng.wait_ready(START_TIMEOUT)
-    try:
-        yield eng, path
-    finally:
-        eng.shutdown()
+    script = ("import runpy, sys; "
+              "runpy.run_path(sys.argv[1])['save_stripe_bundle'](sys.argv[2])")
+    subprocess.run([sys.executable, "-c", script, _helpers_predict.__file__, str(path)],
+                   check=True, timeout=START_TIMEOUT,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return engine, path
 
 
 def test_requests_without_a_model_say_what_to_do(engine):

@@ -1,23 +1,18 @@
 """The Classify dock in a real viewer: image, stack, tiled class map, objects, folder.
 
-The current model is the hand-set stripe classifier of tests/core/_helpers_predict.py (no
+The current model is the hand-set stripe classifier of tests/_helpers_predict.py (no
 training, deterministic), saved by a subprocess (no TensorFlow in this process) and loaded
 into the shared engine as a user would load a bundle.
 """
 
 import csv
-import os
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from _helpers_predict import mosaic, objects_scene, stripes
 from napari_convnet.engine import get_engine
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "core"))
-
-from _helpers_predict import mosaic, objects_scene, stripes  # noqa: E402
 
 START_MS = 240_000
 

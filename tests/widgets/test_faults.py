@@ -8,19 +8,15 @@ works again afterwards. No child process is left behind.
 import hashlib
 import os
 import signal
-import sys
 import time
 
 import numpy as np
 import psutil
 from qtpy.QtCore import QTimer
 
+from _helpers_folders import SIZE, stripes_folder
 from napari_convnet._widgets import tasks
 from napari_convnet.engine.client import CRASHED, READY
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks"))
-
-from bench_load import SIZE, stripes_folder  # noqa: E402
 
 START_MS = 240_000
 TRAIN_MS = 240_000
@@ -143,22 +139,21 @@ def test_stop_on_a_frozen_engine_terminates_it_without_freezing_napari(
     qtbot.waitUntil(lambda: len(train.curves.live.get("loss", ())) >= 1, timeout=TRAIN_MS)
     pid = train.engine.pid
     os.kill(pid, signal.SIGSTOP)  # frozen: ignores stop, sends nothing
-    ticks = []
+    states = []  # the engine's state at each tick of a timer in napari's event loop
     timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.timeout.connect(lambda: states.append(train.engine.state))
     timer.start(50)
     started = time.monotonic()
-    train.stop_button.clicked()
-    assert time.monotonic() - started < 1.0  # the click does not wait for the engine
+    train.stop_button.clicked()  # returns at once: still training, no tick ran yet
+    assert not train.train_button.enabled and not states
     assert "terminated if it does not answer for 3 s" in train.status.value
     _wait_idle(qtbot, train, timeout=30_000)
     timer.stop()
-    elapsed = time.monotonic() - started
 
-    assert 3.0 <= elapsed < 20
-    # napari's event loop kept running while the engine was frozen (50 ms timer ticked)
-    gaps = np.diff([started, *ticks])
-    assert len(ticks) >= 0.5 * elapsed / 0.05 and gaps.max() < 1.0, gaps.max()
+    assert time.monotonic() - started >= 3.0  # the engine was given its 3 s to answer
+    # napari's event loop kept running while the engine was frozen, before it was terminated
+    # (how smoothly is measured by benchmarks/bench_gui.py)
+    assert states and states[0] != CRASHED, states
     _shows_crash(qtbot, train, engine_dock, pid,
                  "did not respond for 3 s after being asked to stop 'train'", "was terminated")
     assert not (tmp_path / "frozen.keras").exists()

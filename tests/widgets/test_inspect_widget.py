@@ -1,19 +1,13 @@
 """The Inspect dock in a real viewer: kernels, feature maps over the image, Grad-CAM.
 
-The current model is the hand-set stripe classifier (tests/core/_helpers_predict.py): its first
+The current model is the hand-set stripe classifier (tests/_helpers_predict.py): its first
 convolution holds known derivative kernels, so what the dock shows can be checked exactly.
 """
 
-import os
-import sys
-
 import numpy as np
 
+from _helpers_predict import stripes
 from napari_convnet.engine import get_engine
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "core"))
-
-from _helpers_predict import stripes  # noqa: E402
 
 START_MS = 240_000
 

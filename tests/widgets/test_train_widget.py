@@ -5,6 +5,7 @@ import hashlib
 import json
 
 from qtpy.QtGui import QMovie
+from qtpy.QtWidgets import QLabel
 
 START_MS = 240_000
 TRAIN_MS = 240_000
@@ -31,8 +32,9 @@ def test_train_shows_params_curves_runs_then_continue_and_load(open_train_dock, 
     bar_values = []  # napari's progress bar, shown from the click on
     widget.task._bar.events.value.connect(lambda e: bar_values.append(e.value))
     # napari's animated "in progress" GIF is held still (it costs a core under software GL)
-    status_bar = viewer.window._qt_window._activity_dialog._toggleButton
-    assert status_bar._inProgressIndicator.movie().state() == QMovie.MovieState.Paused
+    movies = [label.movie() for label in widget.native.window().findChildren(QLabel)
+              if label.movie() is not None]
+    assert movies and all(m.state() != QMovie.MovieState.Running for m in movies)
     _wait_idle(qtbot, widget)
     assert widget.current is not None, widget.status.value
     assert bar_values and max(bar_values) > 0, bar_values

@@ -29,6 +29,7 @@ from napari_convnet.atomic import write_text
 from napari_convnet.csvfile import write_csv
 from napari_convnet.errors import ConvnetError
 from napari_convnet.filenames import report_stem
+from napari_convnet.reports import format_report
 
 _SPLITS = ("auto (test split, else all)", "all", "test", "validation", "train")
 _MOVE_TEXT = "Move the image on screen"
@@ -38,20 +39,6 @@ _EXPORT_TEXT = "Export report next to the model"
 def _short(name, width=28):
     """``name`` cut in the middle to ``width`` characters (a button must not widen the dock)."""
     return name if len(name) <= width else f"{name[: width // 2 - 1]}…{name[-(width // 2):]}"
-
-
-def format_metrics(report):
-    """Per-class precision/recall/F1/support as aligned text."""
-    names = report["class_names"]
-    width = max(8, *(len(n) for n in names))
-    lines = [f"accuracy {100 * report['accuracy']:.1f} % on {report['n_samples']} images "
-             f"({report['split']})", "",
-             f"{'class':<{width}}  precision  recall   f1     support"]
-    for name in names:
-        r = report["per_class"][name]
-        lines.append(f"{name:<{width}}  {r['precision']:9.3f}  {r['recall']:6.3f}  "
-                     f"{r['f1']:5.3f}  {r['support']:7d}")
-    return "\n".join(lines)
 
 
 class EvaluateWidget(ScrollingDock):
@@ -147,7 +134,7 @@ class EvaluateWidget(ScrollingDock):
 
     def _show_report(self, report, stopped):
         self.report = report
-        self.metrics.value = format_metrics(report)
+        self.metrics.value = format_report(report, matrix=False)
         self.matrix.show_matrix(report["confusion_matrix"], report["class_names"],
                                 self.normalised.value)
         self.new_class.reset_choices()

@@ -7,12 +7,14 @@ say what to do. Widgets only say what to do with events and results.
 
 import threading
 import time
+import weakref
 
-import napari
 from napari.qt.threading import thread_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
+from qtpy.QtGui import QMovie
+from qtpy.QtWidgets import QLabel
 
 from napari_convnet.engine import get_engine
 from napari_convnet.errors import EngineCrashed, JobError
@@ -57,21 +59,21 @@ def _thinned(events, interval=0.5):
         yield event
 
 
-def _hold_activity_gif():
-    """Hold napari's animated "in progress" GIF (status bar) on one frame; the bar still moves.
+def _hold_activity_gif(window):
+    """Hold the animated "in progress" GIF of napari's ``window`` on one frame; bars still move.
 
     The GIF repaints the window about 33 times a second. With software OpenGL (Xvfb, VNC and
     other remote desktops, where facility staff train) every repaint re-composites the whole
     window: about one CPU core, taken from the training beside it, and a busier event loop.
-    napari restarts the GIF for the next progress bar. Private napari attributes: when they
-    change, the GIF simply keeps running.
+    napari restarts the GIF for the next progress bar. Plain Qt: every running ``QMovie`` of a
+    label in the window (napari's status bar has the only one).
     """
-    viewer = napari.current_viewer()
-    try:
-        indicator = viewer.window._qt_window._activity_dialog._toggleButton._inProgressIndicator
-        indicator.movie().setPaused(True)
-    except (AttributeError, RuntimeError):
-        pass
+    if window is None:
+        return
+    for label in window.findChildren(QLabel):
+        movie = label.movie()
+        if movie is not None and movie.state() == QMovie.MovieState.Running:
+            movie.setPaused(True)
 
 
 def error_message(exc):
@@ -116,6 +118,8 @@ class EngineTask:
         self.description = description
         self._alive = True
         self._stop_with_owner = stop_with_owner
+        # weakly: a task must not keep napari's window (and viewer) alive
+        self._owner_widget = None if owner is None else weakref.ref(owner.native)
         if owner is not None:
             owner.native.destroyed.connect(self._detach)
         self._holder = {}
@@ -190,7 +194,8 @@ class EngineTask:
                 bar.close()
                 return
             self._bar, self._bar_text = bar, self.description
-            _hold_activity_gif()
+            widget = None if self._owner_widget is None else self._owner_widget()
+            _hold_activity_gif(None if widget is None else widget.window())
             self._apply_progress()
         elif not self._bar_timer.isActive():
             self._bar_timer.start()

@@ -21,7 +21,7 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error, show_info
 
-from napari_convnet import options
+from napari_convnet import options, preset_table
 from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets import tasks
 from napari_convnet._widgets._closing import CloseGuard
@@ -35,11 +35,6 @@ from napari_convnet.engine import get_engine
 from napari_convnet.errors import ConvnetError
 from napari_convnet.filenames import free_bundle_path
 from napari_convnet.options import AUTO
-
-PRESETS = ("course-cnn", "dense-2x10", "dense-3x15", "vgg1", "vgg2", "vgg3", "vgg16",
-           "mobilenetv2")
-_VGG = ("vgg1", "vgg2", "vgg3")
-_TRANSFER = ("vgg16", "mobilenetv2")
 
 
 def models_folder(root):
@@ -66,7 +61,8 @@ class TrainWidget(ScrollingDock):
         self.viewer = napari_viewer
         self.data = DatasetWidget(napari_viewer)
         self.data.label = ""
-        self.preset = ComboBox(value="course-cnn", choices=PRESETS, label="Preset")
+        self.preset = ComboBox(value=preset_table.DEFAULT_PRESET, choices=preset_table.names(),
+                               label="Preset")
         self.dropout = CheckBox(value=False, text="dropout (0.2/0.3/0.4/0.4)")
         self.batchnorm = CheckBox(value=False, text="batch normalisation")
         self.augment = CheckBox(value=False, text="augmentation (shifts, flips, 90°)")
@@ -154,12 +150,15 @@ class TrainWidget(ScrollingDock):
 
     # -- options ------------------------------------------------------------------------
     def _preset_changed(self):
-        name = self.preset.value
-        for widget in (self.dropout, self.batchnorm, self.l2):
-            widget.enabled = name in _VGG
-        self.dropout.enabled = name in _VGG + _TRANSFER
-        self.fine_tune.enabled = self.weights.enabled = name in _TRANSFER
+        takes = preset_table.get(self.preset.value).options
+        for option, widget in self._option_widgets().items():
+            widget.enabled = option in takes
         self.param_count.value = ""
+
+    def _option_widgets(self):
+        """The widget of each preset option (:mod:`napari_convnet.preset_table` names them)."""
+        return {"augment": self.augment, "dropout": self.dropout, "batchnorm": self.batchnorm,
+                "l2": self.l2, "fine_tune": self.fine_tune, "weights": self.weights}
 
     def _optimizer_changed(self, name):
         """Fill in the chosen optimiser's usual learning rate, unless the user typed another."""
@@ -168,19 +167,15 @@ class TrainWidget(ScrollingDock):
 
     def preset_options(self):
         """Options of the chosen preset as keyword arguments of ``build_model``."""
-        name = self.preset.value
-        options = {"augment": bool(self.augment.value)}
-        if name in _VGG:
-            options.update(dropout=bool(self.dropout.value),
-                           batchnorm=bool(self.batchnorm.value))
-            if self.l2.value > 0:
-                options["l2"] = float(self.l2.value)
-        if name in _TRANSFER:
-            options.update(fine_tune=bool(self.fine_tune.value), dropout=bool(self.dropout.value))
-            weights = str(self.weights.value)
-            if weights not in ("", "."):
-                options["weights"] = weights
-        return options
+        values = {name: bool(widget.value) for name, widget in self._option_widgets().items()
+                  if name not in ("l2", "weights")}
+        if self.l2.value > 0:
+            values["l2"] = float(self.l2.value)
+        weights = str(self.weights.value)
+        if weights not in ("", "."):
+            values["weights"] = weights
+        takes = preset_table.get(self.preset.value).options
+        return {name: value for name, value in values.items() if name in takes}
 
     def train_config(self):
         """Training settings as a ``TrainConfig`` dict."""

@@ -23,8 +23,8 @@ def add_parser(subparsers):
 def run(args):
     """Load the bundle, evaluate it on the folder and print the report."""
     from napari_convnet.core.bundle import load_bundle
-    from napari_convnet.core.evaluation import format_report
-    from napari_convnet.core.prediction import evaluate_folder
+    from napari_convnet.core.evaluation import evaluate_folder
+    from napari_convnet.reports import format_report
 
     model, meta = load_bundle(args.model)
     report = evaluate_folder(model, meta, args.data, batch_size=args.batch_size)

@@ -169,7 +169,7 @@ def _check_paths(args):
     read or not yet, is written over (:func:`napari_convnet.core.outputs.check_outputs`).
     """
     from napari_convnet.core.outputs import check_outputs
-    from napari_convnet.core.prediction import find_images
+    from napari_convnet.core.walk import find_images
     from napari_convnet.errors import DatasetError
 
     inputs = [("model bundle", args.model)]

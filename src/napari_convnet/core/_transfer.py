@@ -21,9 +21,6 @@ import numpy as np
 
 from napari_convnet.errors import ModelError
 
-MIN_SIZE = 32
-OPTIONS = ("weights", "fine_tune", "dropout")
-
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _WEIGHT_FILES = {
     "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16/"),

@@ -9,7 +9,6 @@ moved over the destination with ``os.replace``; a crash or a stop in the middle 
 previous file untouched and no partial file under the destination name.
 """
 
-import datetime
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ from napari_convnet.core import (
 )
 from napari_convnet.core.outputs import check_writable
 from napari_convnet.errors import ModelError, shorten
+from napari_convnet.run_records import utc_now
 
 #: The member of the ``.keras`` zip that holds the metadata (see :mod:`.metadata`).
 META_MEMBER = metadata.META_MEMBER
@@ -46,11 +46,6 @@ def library_versions():
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
-
-
-def utc_now():
-    """ISO 8601 UTC time stamp, second resolution."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _check_meta(model, meta, where="The bundle metadata"):

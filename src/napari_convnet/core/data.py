@@ -20,17 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napari_convnet import options
-from napari_convnet.core.images import normalize, preprocess_array, read_image
 from napari_convnet.core.intensity import measure_levels
-from napari_convnet.core.pipeline import augment_batch, load_split, make_dataset
-from napari_convnet.core.reading import IMAGE_SUFFIXES
 from napari_convnet.core.walk import BadFile, Sample, find_class_files, probe_files, split_files
 from napari_convnet.errors import DatasetError, shorten
-
-__all__ = [
-    "IMAGE_SUFFIXES", "BadFile", "DataConfig", "DatasetIndex", "Sample", "augment_batch",
-    "index_folder", "load_split", "make_dataset", "normalize", "preprocess_array", "read_image",
-]
 
 # a training split whose largest class is this many times its smallest is reported as imbalanced
 _IMBALANCE_WARN = 1.5

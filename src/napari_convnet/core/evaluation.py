@@ -1,8 +1,10 @@
-"""Evaluation metrics from labels and predictions (pure numpy, no Keras).
+"""Evaluation: metrics from labels and predictions (pure numpy), and a model on a folder.
 
 Conventions follow scikit-learn: the confusion matrix has true classes in rows and predicted
 classes in columns; precision, recall or F1 with a zero denominator is 0.0.
 """
+
+import os
 
 import numpy as np
 
@@ -136,22 +138,61 @@ def evaluate_probabilities(y_true, probabilities, class_names):
     return report
 
 
-def format_report(report):
-    """Plain-text table of a :func:`classification_report` (for the terminal)."""
-    names = report["class_names"]
-    width = max(12, *(len(n) for n in names))
-    lines = [f"accuracy {report['accuracy']:.4f} on {report['n_samples']} images", "",
-             f"{'class':<{width}}  precision  recall     f1  support"]
-    for name in names:
-        r = report["per_class"][name]
-        lines.append(f"{name:<{width}}  {r['precision']:9.3f}  {r['recall']:6.3f}  "
-                     f"{r['f1']:5.3f}  {r['support']:7d}")
-    avg = report["macro_avg"]
-    lines.append(f"{'macro avg':<{width}}  {avg['precision']:9.3f}  {avg['recall']:6.3f}  "
-                 f"{avg['f1']:5.3f}")
-    lines += ["", "confusion matrix (rows: true class, columns: predicted class)"]
-    cell = max(5, *(len(str(v)) for row in report["confusion_matrix"] for v in row))
-    lines.append(" " * width + "  " + " ".join(f"{i:>{cell}}" for i in range(len(names))))
-    for i, (name, row) in enumerate(zip(names, report["confusion_matrix"], strict=True)):
-        lines.append(f"{name:<{width}}  " + " ".join(f"{v:>{cell}}" for v in row) + f"  ({i})")
-    return "\n".join(lines)
+def evaluate_folder(model, meta, data_root, batch_size=32, on_event=None, should_stop=None,
+                    split=None, items=False):
+    """Evaluate a bundle on a labelled folder: its test split if it has one, else all of it.
+
+    The folder is indexed with the bundle's data configuration (so a flat folder the model
+    was trained on yields the same held-out test split); its classes must be among the
+    bundle's classes.
+
+    Parameters
+    ----------
+    split : {None, "train", "validation", "test", "all"}
+        None: ``"test"`` when the folder has test images, else ``"all"``.
+    items : bool
+        Also return one entry per image (for reviewing misclassified images).
+
+    Returns
+    -------
+    dict
+        :func:`napari_convnet.core.evaluation.evaluate_probabilities` output plus ``split``
+        and ``data`` (the folder); with ``items``, ``items``: ``{"path", "slice_index",
+        "true", "predicted", "confidence", "probabilities"}`` per image (class indices).
+    """
+    from napari_convnet.core._predict import data_config
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.pipeline import load_split
+    from napari_convnet.core.prediction import predict_arrays
+
+    names = list(meta["class_names"])
+    index = index_folder(data_root, data_config(meta), on_event=on_event,
+                         should_stop=should_stop)
+    unknown = [n for n in index.class_names if n not in names]
+    if unknown:
+        raise DatasetError(
+            f"{os.fspath(data_root)!r} has classes the model does not know: "
+            f"{', '.join(unknown)}. The model knows: {', '.join(names)}."
+        )
+    if split is None:
+        split = "test" if index.splits.get("test") else "all"
+    splits = [s for s in index.splits if index.splits[s]] if split == "all" else [split]
+    if any(not index.splits.get(s) for s in splits):
+        raise DatasetError(f"{os.fspath(data_root)!r} has no {split!r} images. "
+                           f"Its splits: {', '.join(index.splits)}; use 'all'.")
+    parts = [load_split(index, s) for s in splits]
+    x = np.concatenate([p[0] for p in parts])
+    remap = np.array([names.index(n) for n in index.class_names], np.int64)
+    y = remap[np.concatenate([p[1] for p in parts])]
+    probs = predict_arrays(model, x, batch_size, on_event, should_stop)
+    report = evaluate_probabilities(y, probs, names)
+    report.update(split=split, data=os.fspath(data_root))
+    if items:
+        samples = [s for name in splits for s in index.splits[name]]
+        report["items"] = [
+            {"path": s.path, "slice_index": s.slice_index, "true": int(t),
+             "predicted": int(p.argmax()), "confidence": float(p.max()),
+             "probabilities": [float(v) for v in p]}
+            for s, t, p in zip(samples, y, probs, strict=True)
+        ]
+    return report

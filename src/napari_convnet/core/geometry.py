@@ -13,8 +13,9 @@ of such an ``Add`` have the same geometry, so the result is exact for it. Layers
 does not know that change the spatial size (``Resizing``...) are taken as a uniform rescale
 (approximate) and mark the chain as not fully convolutional.
 
-Graph links are read from ``layer._inbound_nodes[0]`` (the layer's first call), which is the
-only call for every layer of the presets.
+Graph links are read from the model's public configuration (``model.get_config()``: each
+layer's first call, which is the only call for every layer of the presets; a Sequential model
+is its list of layers).
 """
 
 import weakref
@@ -120,18 +121,54 @@ def resolve(model, layer_name):
     return owner
 
 
-def parent(layer):
-    """The operation that feeds ``layer``'s first input (in its first call), or None."""
-    nodes = getattr(layer, "_inbound_nodes", None)
-    if not nodes or not nodes[0].input_tensors:
-        return None
-    return nodes[0].input_tensors[0]._keras_history.operation
+_FEEDS = weakref.WeakKeyDictionary()
+
+
+def _history_names(node):
+    """Names of the layers whose outputs a serialised call (``inbound_nodes`` entry) takes."""
+    if isinstance(node, dict):
+        if "keras_history" in node:
+            return [node["keras_history"][0]]
+        return [name for value in node.values() for name in _history_names(value)]
+    if isinstance(node, (list, tuple)):
+        return [name for value in node for name in _history_names(value)]
+    return []
+
+
+def _feeds(model):
+    """``{layer name: names of the layers feeding its first call}`` of ``model`` (cached)."""
+    if model not in _FEEDS:
+        if isinstance(model, keras.Sequential):
+            names = [layer.name for layer in model.layers]
+            feeds = {name: [before] for before, name in zip(names, names[1:], strict=False)}
+        else:
+            feeds = {}
+            for entry in model.get_config().get("layers", []):
+                nodes = entry.get("inbound_nodes") or []
+                feeds[entry.get("name") or entry["config"]["name"]] = (
+                    _history_names(nodes[0]) if nodes else [])
+        _FEEDS[model] = feeds
+    return _FEEDS[model]
+
+
+def parent(model, layer):
+    """The layer of ``model`` that feeds ``layer``'s first input (in its first call), or None."""
+    names = _feeds(model).get(layer.name) or []
+    return model.get_layer(names[0]) if names else None
+
+
+def last_layer(model):
+    """The layer that makes ``model``'s (first) output."""
+    if isinstance(model, keras.Sequential):
+        return model.layers[-1]
+    outputs = model.get_config()["output_layers"]  # [name, node, tensor], or a list of them
+    first = outputs[0] if isinstance(outputs[0], (list, tuple)) else outputs
+    return model.get_layer(first[0])
 
 
 def _expand(layer):
     if isinstance(layer, keras.Model):
-        last = layer.outputs[0]._keras_history.operation
-        return chain(layer, (last.name,))
+        return chain(layer, (last_layer(layer).name,))
     return [layer]
 
 
@@ -150,10 +187,10 @@ def chain(model, parts):
     """
     layer = model.get_layer(parts[0])
     layers = chain(layer, parts[1:]) if len(parts) > 1 else _expand(layer)
-    node = parent(layer)
+    node = parent(model, layer)
     while node is not None and not isinstance(node, keras.layers.InputLayer):
         layers = _expand(node) + layers
-        node = parent(node)
+        node = parent(model, node)
     return layers
 
 
@@ -282,7 +319,7 @@ def _submodel(model, names, out):
         if out == "output":
             outputs.append(model.outputs[0])
         elif out == "head":
-            outputs.append(_last_layer(model).input)
+            outputs.append(last_layer(model).input)
         sub = keras.Model(model.inputs[0], outputs)
         # Functional models check the input's full shape; without the check a fully
         # convolutional prefix runs on a whole image of any size.
@@ -291,20 +328,16 @@ def _submodel(model, names, out):
     return cache[(names, out)]
 
 
-def _last_layer(model):
-    return model.outputs[0]._keras_history.operation
-
-
 def _chain_layers(model):
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if isinstance(model, keras.Sequential):
         return layers
     previous = None
     for layer in layers:
-        node = parent(layer)
-        inputs = layer._inbound_nodes[0].input_tensors if layer._inbound_nodes else []
-        if len(inputs) != 1 or not (node is previous or previous is None
-                                    and isinstance(node, keras.layers.InputLayer)):
+        node = parent(model, layer)
+        if len(_feeds(model).get(layer.name) or []) != 1 or not (
+                node is previous or previous is None
+                and isinstance(node, keras.layers.InputLayer)):
             raise ModelError(
                 f"Model {model.name!r} is not a plain chain of layers ({layer.name!r} does not "
                 "take the previous layer's output), so layers of the models nested in it "

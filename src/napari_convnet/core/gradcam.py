@@ -43,7 +43,7 @@ def default_layer(model):
 def _logit_layer(model):
     import keras
 
-    last = geometry._last_layer(model)
+    last = geometry.last_layer(model)
     if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == \
             "softmax":
         return last

@@ -3,7 +3,8 @@
 Raw inputs are preprocessed with the bundle's own data configuration (the rules the model
 was trained with), so the same image gives the same answer in napari, on the command line and
 in a notebook. Tiled class maps live in :mod:`.tiling`, objects of a label image in
-:mod:`.objects`; all three share the helpers of :mod:`._predict`.
+:mod:`.objects`, evaluating on a labelled folder in :mod:`.evaluation`; they share the
+helpers of :mod:`._predict`.
 
 Stopping: :func:`predict_arrays` raises :class:`~napari_convnet.errors.JobStopped`; the
 functions for stacks, tiles, objects and files return what they classified so far with
@@ -11,7 +12,6 @@ functions for stacks, tiles, objects and files return what they classified so fa
 """
 
 import dataclasses
-import os
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from napari_convnet.core._predict import (
     summarize,
 )
 from napari_convnet.core.reading import check_plane
+from napari_convnet.core.walk import find_images
 from napari_convnet.errors import DatasetError, JobStopped, ModelError
 
 # napari stacks of colour images are (N, Y, X, C); a last axis this small is taken for channels
@@ -85,7 +86,7 @@ def classify_array(model, meta, array, channel_axis=None, batch_size=32):
     ndarray
         float32 (N, K) probabilities; N = 1 unless the bundle uses ``stack_rule="slices"``.
     """
-    from napari_convnet.core.data import preprocess_array
+    from napari_convnet.core.images import preprocess_array
 
     x = preprocess_array(array, data_config(meta), channel_axis=channel_axis)
     return predict_arrays(model, x, batch_size)
@@ -189,35 +190,6 @@ def classify_stack(model, meta, stack, channel_axis=None, batch_size=32, on_even
     return summarize(probs, list(meta["class_names"]), stopped)
 
 
-def find_images(paths):
-    """Expand files and folders (recursively, sorted) into image file paths.
-
-    Raises
-    ------
-    DatasetError
-        A path that does not exist, or no image files at all.
-    """
-    from napari_convnet.core.data import IMAGE_SUFFIXES
-
-    found = []
-    for path in paths:
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [os.path.join(folder, f) for f in sorted(files)
-                          if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith(".")]
-        elif os.path.isfile(path):
-            found.append(path)
-        else:
-            raise DatasetError(f"No such file or folder: {path!r}")
-    if not found:
-        raise DatasetError(
-            f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {[os.fspath(p) for p in paths]}."
-        )
-    return found
-
-
 def predict_files(model, meta, paths, batch_size=32, on_event=None, should_stop=None):
     """Classify image files (or every image in folders), reading them batch by batch.
 
@@ -239,7 +211,7 @@ def predict_files(model, meta, paths, batch_size=32, on_event=None, should_stop=
         "error"}`` for files that could not be read (skipped); ``stopped``: True when
         ``should_stop`` ended the run early (``rows`` then hold the files done so far).
     """
-    from napari_convnet.core.data import read_image
+    from napari_convnet.core.images import read_image
 
     config = data_config(meta)
     names = list(meta["class_names"])
@@ -277,61 +249,3 @@ def predict_files(model, meta, paths, batch_size=32, on_event=None, should_stop=
                       "total": len(files)})
     flush()
     return {"class_names": names, "rows": rows, "errors": errors, "stopped": stopped}
-
-
-def evaluate_folder(model, meta, data_root, batch_size=32, on_event=None, should_stop=None,
-                    split=None, items=False):
-    """Evaluate a bundle on a labelled folder: its test split if it has one, else all of it.
-
-    The folder is indexed with the bundle's data configuration (so a flat folder the model
-    was trained on yields the same held-out test split); its classes must be among the
-    bundle's classes.
-
-    Parameters
-    ----------
-    split : {None, "train", "validation", "test", "all"}
-        None: ``"test"`` when the folder has test images, else ``"all"``.
-    items : bool
-        Also return one entry per image (for reviewing misclassified images).
-
-    Returns
-    -------
-    dict
-        :func:`napari_convnet.core.evaluation.evaluate_probabilities` output plus ``split``
-        and ``data`` (the folder); with ``items``, ``items``: ``{"path", "slice_index",
-        "true", "predicted", "confidence", "probabilities"}`` per image (class indices).
-    """
-    from napari_convnet.core.data import index_folder, load_split
-    from napari_convnet.core.evaluation import evaluate_probabilities
-
-    names = list(meta["class_names"])
-    index = index_folder(data_root, data_config(meta), on_event=on_event,
-                         should_stop=should_stop)
-    unknown = [n for n in index.class_names if n not in names]
-    if unknown:
-        raise DatasetError(
-            f"{os.fspath(data_root)!r} has classes the model does not know: "
-            f"{', '.join(unknown)}. The model knows: {', '.join(names)}."
-        )
-    if split is None:
-        split = "test" if index.splits.get("test") else "all"
-    splits = [s for s in index.splits if index.splits[s]] if split == "all" else [split]
-    if any(not index.splits.get(s) for s in splits):
-        raise DatasetError(f"{os.fspath(data_root)!r} has no {split!r} images. "
-                           f"Its splits: {', '.join(index.splits)}; use 'all'.")
-    parts = [load_split(index, s) for s in splits]
-    x = np.concatenate([p[0] for p in parts])
-    remap = np.array([names.index(n) for n in index.class_names], np.int64)
-    y = remap[np.concatenate([p[1] for p in parts])]
-    probs = predict_arrays(model, x, batch_size, on_event, should_stop)
-    report = evaluate_probabilities(y, probs, names)
-    report.update(split=split, data=os.fspath(data_root))
-    if items:
-        samples = [s for name in splits for s in index.splits[name]]
-        report["items"] = [
-            {"path": s.path, "slice_index": s.slice_index, "true": int(t),
-             "predicted": int(p.argmax()), "confidence": float(p.max()),
-             "probabilities": [float(v) for v in p]}
-            for s, t, p in zip(samples, y, probs, strict=True)
-        ]
-    return report

@@ -12,14 +12,11 @@ bundle, so the training pipeline never needs a separate augmentation step.
 
 import keras
 
-from napari_convnet import options
+from napari_convnet import options, preset_table
 from napari_convnet.core import _transfer
 from napari_convnet.errors import ModelError
+from napari_convnet.preset_table import AUGMENT_MODES
 
-#: Options accepted by every preset.
-_COMMON_OPTIONS = ("augment",)
-#: Extra options of the VGG presets (as in the course: dropout, L2, batch normalisation).
-_VGG_OPTIONS = ("dropout", "l2", "batchnorm")
 #: Course dropout rates after VGG blocks 1, 2, 3; the rate before the last Dense is 0.4.
 _VGG_BLOCK_DROPOUT = (0.2, 0.3, 0.4)
 _VGG_FILTERS = (32, 64, 128)
@@ -27,8 +24,6 @@ _VGG_FILTERS = (32, 64, 128)
 #: 400 steps: a few epochs on a small dataset then validate at chance level (measured:
 #: vgg3 on 2,000 MNIST digits, 2 epochs: 11 % with 0.99, 97 % with 0.9).
 _BN_MOMENTUM = 0.9
-#: Augmentation modes: ``True`` means ``"course"``.
-AUGMENT_MODES = ("course", "microscopy")
 
 
 @keras.saving.register_keras_serializable(package="napari_convnet")
@@ -183,56 +178,39 @@ def _transfer_builder(backbone):
     return build
 
 
-# name -> (builder, minimum height/width, extra options, one-line description)
-_PRESETS = {
-    "dense-2x10": (_dense_model("dense-2x10", (10,)), 1, (),
-                   "Flatten, Dense(10, relu), Dense(n) — course example 4"),
-    "dense-3x15": (_dense_model("dense-3x15", (15, 15)), 1, (),
-                   "Flatten, 2 x Dense(15, relu), Dense(n) — course example 4"),
-    "course-cnn": (_course_cnn, 18, (),
-                   "3 x Conv2D(16, 3x3) + 2 max-pools, Dense(15), Dense(n) — course example 4"),
-    "vgg1": (_vgg(1), 6, _VGG_OPTIONS, "course VGG, 1 block (32 filters) — example 5"),
-    "vgg2": (_vgg(2), 8, _VGG_OPTIONS, "course VGG, 2 blocks (32, 64 filters) — example 5"),
-    "vgg3": (_vgg(3), 12, _VGG_OPTIONS, "course VGG, 3 blocks (32, 64, 128) — example 5"),
-    "vgg16": (_transfer_builder("vgg16"), _transfer.MIN_SIZE, _transfer.OPTIONS,
-              "ImageNet VGG16 backbone (transfer learning), frozen or fine-tuned"),
-    "mobilenetv2": (_transfer_builder("mobilenetv2"), _transfer.MIN_SIZE, _transfer.OPTIONS,
-                    "ImageNet MobileNetV2 backbone (transfer learning), frozen or fine-tuned"),
+#: name -> builder; the presets' names, options, smallest input and descriptions are in
+#: :mod:`napari_convnet.preset_table` (Keras-free, shared with the docks and the CLI).
+_BUILDERS = {
+    "dense-2x10": _dense_model("dense-2x10", (10,)),
+    "dense-3x15": _dense_model("dense-3x15", (15, 15)),
+    "course-cnn": _course_cnn,
+    "vgg1": _vgg(1),
+    "vgg2": _vgg(2),
+    "vgg3": _vgg(3),
+    "vgg16": _transfer_builder("vgg16"),
+    "mobilenetv2": _transfer_builder("mobilenetv2"),
 }
+assert list(_BUILDERS) == preset_table.names(), "a preset without a builder, or the reverse"
 
 
 def list_presets():
-    """Return the preset names, in display order.
-
-    Returns
-    -------
-    list of str
-    """
-    return list(_PRESETS)
+    """Return the preset names, in display order (:func:`napari_convnet.preset_table.names`)."""
+    return preset_table.names()
 
 
 def preset_description(name):
     """Return a one-line description of preset ``name``."""
-    return _lookup(name)[3]
+    return preset_table.get(name).description
 
 
 def preset_options(name):
     """Return the option names preset ``name`` accepts (keyword arguments of build_model)."""
-    return _COMMON_OPTIONS + _lookup(name)[2]
+    return preset_table.get(name).options
 
 
 def min_input_size(name):
     """Return the smallest height/width (pixels) preset ``name`` can be built for."""
-    return _lookup(name)[1]
-
-
-def _lookup(name):
-    try:
-        return _PRESETS[name]
-    except (KeyError, TypeError):
-        raise ModelError(
-            f"Unknown preset {name!r}. Choose one of: {', '.join(_PRESETS)}."
-        ) from None
+    return preset_table.get(name).min_size
 
 
 def _check_shape(name, input_shape, num_classes):
@@ -287,9 +265,9 @@ def build_model(name, input_shape=(28, 28, 1), num_classes=10, **options):
     ModelError
         Unknown preset or option, input too small, weights not available offline.
     """
-    builder, _, extra, _ = _lookup(name)
+    allowed = preset_table.get(name).options
+    builder = _BUILDERS[name]
     shape = _check_shape(name, input_shape, num_classes)
-    allowed = _COMMON_OPTIONS + extra
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ModelError(

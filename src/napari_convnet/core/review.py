@@ -1,7 +1,7 @@
 """Review a model's mistakes: confusion-matrix cells and relabelling of files.
 
 A facility user must know where the classifier fails before trusting it. The per-image
-results come from :func:`napari_convnet.core.prediction.evaluate_folder` (``items=True``);
+results come from :func:`napari_convnet.core.evaluation.evaluate_folder` (``items=True``);
 this module picks the images of one confusion-matrix cell, and moves (or copies) a mislabelled file
 to the class folder the user says is right — never deleting, logging every move so it can be
 undone.

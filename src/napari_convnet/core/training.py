@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 
 from napari_convnet import options
-from napari_convnet.core import _callbacks
+from napari_convnet.core import callbacks, devices
 from napari_convnet.errors import ModelError, shorten
 
 _DEFAULTS = options.TRAIN_DEFAULTS
@@ -92,7 +92,7 @@ class TrainConfig:
             raise bad("monitor", " or ".join(map(repr, options.MONITORS)))
         if self.checkpoint is not None and not str(self.checkpoint).endswith(".weights.h5"):
             raise bad("checkpoint", "None or a file name ending in '.weights.h5'")
-        if self.strategy not in _callbacks.STRATEGIES:
+        if self.strategy not in devices.STRATEGIES:
             raise bad("strategy", "None, 'mirrored' or 'multiworker'")
 
     def to_dict(self):
@@ -143,7 +143,7 @@ def make_optimizer(config):
 
 def compile_model(model, config):
     """Compile ``model`` for sparse integer labels with the optimizer of ``config``."""
-    with _callbacks.strategy_scope(config.strategy):
+    with devices.strategy_scope(config.strategy):
         model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
 
@@ -183,7 +183,7 @@ def train(model, train_data, val_data=None, config=None, on_event=None, should_s
     compile_model(model, config)
     monitor = config.monitor if val_data is not None else config.monitor[len("val_"):]
     total = initial_epoch + config.epochs
-    callback = _callbacks.TrainingMonitor(
+    callback = callbacks.TrainingMonitor(
         total, monitor, config.early_stopping, on_event, should_stop, config.checkpoint,
         config.restore_best,
     )
@@ -212,12 +212,12 @@ def train(model, train_data, val_data=None, config=None, on_event=None, should_s
         best_val_accuracy=best_val, final=final, stopped_early=callback.stopped_early,
         stopped_by_user=callback.stopped_by_user, seconds=round(seconds, 3),
         samples_per_second=round(n * epochs_run / seconds, 1) if n and seconds else None,
-        device=_callbacks.device_name(), replicas=_callbacks.replicas(config.strategy),
+        device=devices.device_name(), replicas=devices.replicas(config.strategy),
     )
 
 
 def _evaluate_split(model, index, split, batch_size):
-    from napari_convnet.core.data import make_dataset
+    from napari_convnet.core.pipeline import make_dataset
 
     if not index.splits.get(split):
         return {}
@@ -264,15 +264,17 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
         Bundle metadata (written to ``out`` when given).
     result : TrainResult
     """
-    from napari_convnet.core import _run, presets
-    from napari_convnet.core.bundle import check_destination, save_bundle, utc_now
-    from napari_convnet.core.data import DataConfig, index_folder, make_dataset
+    from napari_convnet.core import presets, runs
+    from napari_convnet.core.bundle import check_destination, save_bundle
+    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.pipeline import make_dataset
+    from napari_convnet.run_records import run_record, utc_now, write_run_record
 
     started = utc_now()
     config = TrainConfig() if train_config is None else train_config
-    _run.check_paths(data_root, out, config.checkpoint, model, preset_options)
-    scope = _callbacks.strategy_scope(config.strategy)
-    model, old_meta, preset, data_config, preset_options = _run.continue_from(
+    runs.check_paths(data_root, out, config.checkpoint, model, preset_options)
+    scope = devices.strategy_scope(config.strategy)
+    model, old_meta, preset, data_config, preset_options = runs.continue_from(
         model, preset, data_config, preset_options, scope)
     if model is None:
         presets.min_input_size(preset)  # unknown preset: fail before reading any image
@@ -301,19 +303,19 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     index.forget_decoded()  # both splits are in memory now: free what indexing kept (<= 256 MiB)
     class_weight = index.class_weights() if config.use_class_weights else None
     initial_epoch = len((old_meta or {}).get("history", {}).get("loss", []))
-    with _callbacks.precision_policy(config.mixed_precision and model is None, on_event):
+    with devices.precision_policy(config.mixed_precision and model is None, on_event):
         if model is None:
-            with _callbacks.strategy_scope(config.strategy):
+            with devices.strategy_scope(config.strategy):
                 model = presets.build_model(preset, shape, len(index.class_names),
                                             **(preset_options or {}))
         result = train(model, train_ds, val_ds, config, on_event, should_stop, class_weight,
                        initial_epoch, n_train=len(index.splits["train"]))
     metrics = {"best_epoch": result.best_epoch, "best_val_accuracy": result.best_val_accuracy,
                **_evaluate_split(model, index, "test", batch)}
-    meta = _run.bundle_meta(index, preset, preset_options, config, result, old_meta, metrics)
+    meta = runs.bundle_meta(index, preset, preset_options, config, result, old_meta, metrics)
     if out is not None:
         meta = save_bundle(model, out, meta)
-        _run.write_run_record(out, _run.run_record(meta, result, started, out))
+        write_run_record(out, run_record(meta, result, started, out))
     return model, meta, result
 
 

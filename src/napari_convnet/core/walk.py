@@ -370,3 +370,30 @@ def split_files(found, class_names, infos, config):
                     samples.append(Sample(path, label))
         splits[split] = samples
     return splits
+
+
+def find_images(paths):
+    """Expand files and folders (recursively, sorted) into image file paths.
+
+    Raises
+    ------
+    DatasetError
+        A path that does not exist, or no image files at all.
+    """
+    found = []
+    for path in paths:
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [os.path.join(folder, f) for f in sorted(files)
+                          if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith(".")]
+        elif os.path.isfile(path):
+            found.append(path)
+        else:
+            raise DatasetError(f"No such file or folder: {path!r}")
+    if not found:
+        raise DatasetError(
+            f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {[os.fspath(p) for p in paths]}."
+        )
+    return found

@@ -2,6 +2,7 @@
 
 from napari_convnet import options
 from napari_convnet.core import data
+from napari_convnet.core.images import read_image
 from napari_convnet.engine.handlers import handler
 from napari_convnet.errors import DatasetError
 
@@ -47,7 +48,7 @@ def dataset_samples(ctx, root, config=None, per_class=4, split="train"):
         picked += [s for s in samples if s.label == label][:per_class]
     images = []
     for i, sample in enumerate(picked):
-        images.append(data.read_image(sample.path, index.config, sample.slice_index)[0])
+        images.append(read_image(sample.path, index.config, sample.slice_index)[0])
         ctx.emit({"type": "progress", "stage": "reading samples", "done": i + 1,
                   "total": len(picked)})
     return {

@@ -6,8 +6,8 @@ import numpy as np
 
 from napari_convnet.core import review
 from napari_convnet.core.data import DataConfig
+from napari_convnet.core.evaluation import evaluate_folder
 from napari_convnet.core.images import read_image
-from napari_convnet.core.prediction import evaluate_folder
 from napari_convnet.engine.handlers import current, handler
 
 
@@ -18,7 +18,7 @@ def evaluate(ctx, root, split=None):
     Returns
     -------
     dict
-        :func:`napari_convnet.core.prediction.evaluate_folder` report with ``items``, and
+        :func:`napari_convnet.core.evaluation.evaluate_folder` report with ``items``, and
         ``model``: the bundle file of the evaluated model (None when it was never saved), so
         the report can be exported next to the model it describes.
     """

@@ -5,8 +5,6 @@ The engine keeps one *current model* (``ctx.state["model"]`` and its bundle meta
 evaluation use it.
 """
 
-import glob
-import json
 import os
 
 from napari_convnet.core import presets, training
@@ -14,6 +12,7 @@ from napari_convnet.core.bundle import load_bundle, save_bundle
 from napari_convnet.engine.handlers import current, handler
 from napari_convnet.errors import ModelError
 from napari_convnet.filenames import free_bundle_path
+from napari_convnet.run_records import read_run_records
 
 
 def _describe(ctx):
@@ -103,20 +102,4 @@ def list_runs(ctx, folders):
     Unreadable records are skipped. Returns a list of record dicts (with ``record_path``),
     oldest first.
     """
-    seen, records = set(), []
-    for folder in folders:
-        patterns = (os.path.join(folder, "*.run.json"), os.path.join(folder, "runs", "*.run.json"))
-        for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    record = json.load(fh)
-            except (OSError, ValueError):
-                continue
-            key = (record.get("model"), record.get("started"))
-            if key in seen or "result" not in record:
-                continue
-            seen.add(key)
-            record["record_path"] = path
-            records.append(record)
-    records.sort(key=lambda r: r.get("started") or "")
-    return records
+    return read_run_records(folders)

@@ -1,24 +1,17 @@
-"""Helpers of :func:`napari_convnet.core.training.train_from_folder`: continuing a bundle,
-bundle metadata and run records.
-
-Run records (decided here, documented in docs/models.md): every run that writes a bundle
-``DIR/NAME.keras`` also writes ``DIR/NAME.run.json`` (the latest run of that model) and a
-copy ``DIR/runs/NAME-<UTC time>.run.json`` that is never overwritten, so all runs stay
-comparable later (``runs/`` collects every model trained into ``DIR``).
+"""What a training run needs besides ``fit``: continuing a bundle, the metadata of the bundle
+it saves, and checking its output paths (used by
+:func:`napari_convnet.core.training.train_from_folder`). Its run record is written by
+:mod:`napari_convnet.run_records`.
 """
 
-import dataclasses
-import json
 import os
 
 from napari_convnet import options
-from napari_convnet.atomic import replacing
 from napari_convnet.core import bundle
 from napari_convnet.core.outputs import check_outputs, check_writable
 from napari_convnet.errors import ModelError
-from napari_convnet.filenames import RUN_SUFFIX, next_free
+from napari_convnet.run_records import latest_record_path, utc_now
 
-RUN_KIND = "napari-convnet-run"
 # DataConfig fields that change what the model sees; a continued model must keep them.
 _PREPROCESSING = ("image_size", "channels", "channel_axis", "normalization", "percentiles",
                   "levels", "stack_rule", "resize")
@@ -110,69 +103,9 @@ def bundle_meta(index, preset, preset_options, train_config, result, old_meta, m
         "dataset": index.summary(),
         "device": result.device,
         "versions": bundle.library_versions(),
-        "created": old_meta.get("created", bundle.utc_now()),
-        "updated": bundle.utc_now(),
+        "created": old_meta.get("created", utc_now()),
+        "updated": utc_now(),
     }
-
-
-def run_record(meta, result, started, out):
-    """The JSON-able record of one run."""
-    return {
-        "kind": RUN_KIND,
-        "format_version": 1,
-        "model": os.path.abspath(out) if out else None,
-        "started": started,
-        "finished": bundle.utc_now(),
-        "preset": meta["preset"],
-        "preset_options": meta["preset_options"],
-        "train_config": meta["train_config"],
-        "data_config": meta["data_config"],
-        "class_names": meta["class_names"],
-        "result": dataclasses.asdict(result),
-        "metrics": meta["metrics"],
-        "device": result.device,
-        "dataset": meta["dataset"],
-        "versions": meta["versions"],
-    }
-
-
-def _write_json(path, obj):
-    try:
-        with replacing(path, suffix=".json") as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1)
-    except OSError as exc:
-        raise ModelError(
-            f"Cannot write the run record {path!r}: {exc.strerror or exc}. The model bundle "
-            "was saved; free some disk space or check the folder's permissions."
-        ) from exc
-
-
-def run_record_paths(out, started):
-    """``(latest, archived)`` run record paths for bundle ``out`` and start time ``started``.
-
-    The archived name is free: a second run of the same bundle name started in the same
-    second gets ``NAME-<time>-2.run.json`` instead of replacing the first one's record.
-    """
-    latest = latest_record_path(out)
-    folder, name = os.path.split(latest)
-    stamp = started.replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
-    archived = os.path.join(folder, "runs", f"{name[: -len(RUN_SUFFIX)]}-{stamp}{RUN_SUFFIX}")
-    return latest, next_free(archived, RUN_SUFFIX)
-
-
-def latest_record_path(out):
-    """``DIR/NAME.run.json``: the record of the latest run of bundle ``DIR/NAME.keras``."""
-    out = os.fspath(out)
-    stem = os.path.basename(out)[: -len(".keras")] if out.endswith(".keras") else out
-    return os.path.join(os.path.dirname(os.path.abspath(out)), f"{stem}{RUN_SUFFIX}")
-
-
-def write_run_record(out, record):
-    """Write ``record`` to both run record paths of bundle ``out``; return them."""
-    paths = run_record_paths(out, record["started"])
-    for path in paths:
-        _write_json(path, record)
-    return paths
 
 
 def check_paths(data_root, out, checkpoint, model=None, preset_options=None):

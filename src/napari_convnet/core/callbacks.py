@@ -1,6 +1,5 @@
-"""The training monitor callback, devices and distribution strategies (used by training.py)."""
+"""The training monitor: progress events, stop requests, best weights, checkpoints (training.py)."""
 
-import contextlib
 import os
 import threading
 import time
@@ -14,8 +13,6 @@ from napari_convnet.errors import ModelError
 #: Batch events are sent at most this often (seconds): converting the logs to floats
 #: synchronises with the device, and the GUI cannot show more anyway.
 BATCH_EVENT_INTERVAL = 0.1
-STRATEGIES = (None, "mirrored", "multiworker")
-_strategies = {}
 
 
 def _floats(logs):
@@ -143,83 +140,3 @@ def save_weights_atomic(model, path):
         )
     with replacing(path, suffix=".weights.h5") as tmp:
         model.save_weights(tmp, overwrite=True)
-
-
-def device_name():
-    """Return ``"GPU: <name>"`` (first GPU, ``" x N"`` when several) or ``"CPU"``."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU"
-    try:
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    except (RuntimeError, ValueError):
-        name = "GPU"
-    return f"GPU: {name}" + (f" x {len(gpus)}" if len(gpus) > 1 else "")
-
-
-def has_gpu():
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def get_strategy(name):
-    """Return the ``tf.distribute`` strategy called ``name``, or None for the default.
-
-    ``"mirrored"`` replicates the model on every GPU, or on every logical CPU device when
-    there is no GPU (how it is tested); ``"multiworker"`` reads the cluster from ``TF_CONFIG``.
-    The same object is returned for the same name so a model and its training share it.
-    """
-    if name not in STRATEGIES:
-        raise ModelError(
-            f"`strategy` must be one of None, 'mirrored', 'multiworker'. Received: {name!r}"
-        )
-    if name is None:
-        return None
-    if name not in _strategies:
-        import tensorflow as tf
-
-        if name == "mirrored":
-            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-            cross = None
-            if not devices:
-                devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-                # NCCL all-reduce is GPU-only
-                cross = tf.distribute.ReductionToOneDevice()
-            _strategies[name] = tf.distribute.MirroredStrategy(devices, cross_device_ops=cross)
-        else:
-            _strategies[name] = tf.distribute.MultiWorkerMirroredStrategy()
-    return _strategies[name]
-
-
-def strategy_scope(name):
-    """Context manager: the strategy's scope, or a no-op for ``None``."""
-    strategy = get_strategy(name)
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()
-
-
-def replicas(name):
-    strategy = get_strategy(name)
-    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
-
-
-@contextlib.contextmanager
-def precision_policy(mixed, on_event=None):
-    """Build models under ``mixed_float16`` when asked and a GPU exists; restore afterwards."""
-    if not mixed:
-        yield False
-        return
-    if not has_gpu():
-        if on_event is not None:
-            on_event({"type": "message", "level": "info",
-                      "text": "mixed precision needs a GPU; training in float32 on the CPU"})
-        yield False
-        return
-    previous = keras.config.dtype_policy().name
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
-        yield True
-    finally:
-        keras.config.set_dtype_policy(previous)

@@ -64,7 +64,7 @@ def scenario_train(viewer):
     wait_until(lambda: widget.runs.rowCount() > 0, 60)
     widget.runs.selectRow(0)
     # the dock scrolls: show the curves and the runs table (below the training options)
-    bar = widget.native.verticalScrollBar()
+    bar = widget.body.root_native_widget.verticalScrollBar()
     bar.setValue(bar.maximum())
     wait_until(lambda: widget.curves.draws > 0 and not widget.curves._busy, 30)
 

@@ -23,23 +23,30 @@ class _FitWidth(QObject):
 
 
 class ScrollingDock(Container):
-    """A vertical Container that scrolls when napari's window is shorter than its content.
+    """A dock whose content scrolls when napari's window is shorter than it.
 
-    napari docks a magicgui widget's ``native`` (the inner widget of a scrollable Container,
-    without its scroll area), so a tall dock would force napari's window taller than the
-    screen. Here ``native`` is the scroll area itself, kept as wide as the content.
+    napari docks a magicgui widget's ``native``; a scrollable Container's ``native`` is the
+    inner widget, without its scroll area, so a tall dock would force napari's window taller
+    than the screen. Here the dock is a plain Container whose Qt layout holds the scroll area
+    of :attr:`body`, a scrollable Container (kept as wide as its content): docks put their
+    widgets in ``self.body``, and :meth:`reset_choices` reaches them.
     """
 
     def __init__(self, **kwargs):
-        super().__init__(scrollable=True, **kwargs)
-        self._fit_width = _FitWidth(self.root_native_widget)
+        super().__init__(labels=False, **kwargs)
+        self.body = Container(scrollable=True)
+        scroll = self.body.root_native_widget
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.native.layout().addWidget(scroll)
+        self._fit_width = _FitWidth(scroll)
         # the scroll area stretches the content to its height: keep the widgets at the top
         # (magicgui inserts them before this stretch)
-        self.root_native_widget.widget().layout().addStretch()
+        self.body.native.layout().addStretch()
 
-    @property
-    def native(self):
-        return self.root_native_widget
+    def reset_choices(self, *_):
+        """Refresh the choices of the body's widgets too (napari calls this on layer changes)."""
+        super().reset_choices()
+        self.body.reset_choices()
 
 
 class _OnRemoved(QObject):

@@ -61,7 +61,7 @@ class ClassifyWidget(ScrollingDock):
         self.table = RecordsTable(COLUMNS)
         self.plot = StackPlot()
         self.export_button = PushButton(text="Export table as CSV…")
-        self.extend([self.mode, self.image_layer, self.labels_layer, self.folder, self.stride,
+        self.body.extend([self.mode, self.image_layer, self.labels_layer, self.folder, self.stride,
                      self.min_confidence,
                      Container(widgets=[self.run_button, self.stop_button],
                                layout="horizontal", labels=False),

@@ -65,7 +65,7 @@ class EvaluateWidget(ScrollingDock):
         self.undo_button = PushButton(text="Undo last move")
         self.export_button = PushButton(text=_EXPORT_TEXT)
         self.export_to = Label(value="")
-        self.extend([self.folder, self.split, self.evaluate_button, self.metrics,
+        self.body.extend([self.folder, self.split, self.evaluate_button, self.metrics,
                      self.normalised, qt_section(self.matrix), self.cell, self.new_class, self.copy,
                      self.on_screen,
                      Container(widgets=[self.move_button, self.undo_button],

@@ -40,7 +40,7 @@ class InspectWidget(ScrollingDock):
         self.gradcam_button = PushButton(text="Show Grad-CAM")
         self.status = Label(value="Train or load a model, then read its layers.")
         self.status.native.setWordWrap(True)
-        self.extend([self.refresh_button, self.layer, self.montage, self.kernels_button,
+        self.body.extend([self.refresh_button, self.layer, self.montage, self.kernels_button,
                      self.image_layer, self.all_layers, self.maps_button, self.target_class,
                      self.gradcam_button, self.status])
         self.task = None

@@ -111,7 +111,7 @@ class TrainWidget(ScrollingDock):
         self.refresh_runs_button = PushButton(text="Refresh runs")
         self.export_csv_button = PushButton(text="Export runs as CSV…")
         self.export_png_button = PushButton(text="Export curves as PNG…")
-        self.extend([
+        self.body.extend([
             self.data, self.preset, self.dropout, self.batchnorm, self.augment, self.l2,
             self.fine_tune, self.weights, self.summary_button, self.param_count, self.layers,
             self.epochs, self.batch_size, self.optimizer, self.learning_rate,

@@ -32,6 +32,7 @@ def test_scan_shows_summary_and_bad_files_then_samples_become_a_layer(
     assert "broken.png" in widget.summary.value
     assert "2 classes" in widget.summary.value
     assert "image size auto: every image is 20×20 → 20×20" in widget.summary.value
+    assert (widget.image_height.value, widget.image_width.value) == (20, 20)  # from the data
     assert "dataset levels (per channel)" in widget.summary.value
 
     widget.per_class.value = 3

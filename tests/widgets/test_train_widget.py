@@ -48,6 +48,8 @@ def test_train_shows_params_curves_runs_then_continue_and_load(open_train_dock, 
     assert len(widget.curves.live["loss"]) == 2 and len(widget.curves.live["val_accuracy"]) == 2
     assert "best validation accuracy" in widget.status.value
     qtbot.waitUntil(lambda: widget.runs.rowCount() == 1, timeout=60_000)
+    widget.runs.selectRow(0)  # the run on screen is not drawn a second time as an overlay
+    assert widget.curves.overlays == []
 
     # continue training: epochs continue the numbering, curves continue the history
     widget.epochs.value = 1

@@ -159,6 +159,10 @@ class DatasetWidget(Container):
     def _show_summary(self, summary, stopped):
         self.last_summary = summary
         self.summary.value = format_summary(summary)
+        if self.auto_size.value and summary.get("image_size"):
+            # the (greyed) size boxes show the size taken from the data: unticking the box
+            # starts from it
+            self.image_height.value, self.image_width.value = summary["image_size"][:2]
 
     def _failed(self, exc):
         message = error_message(exc)

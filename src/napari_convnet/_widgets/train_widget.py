@@ -391,10 +391,11 @@ class TrainWidget(ScrollingDock):
                                     on_error=self._failed, owner=self)
 
     def _overlay_runs(self, records):
+        """Draw the selected runs beside the live curves (the live run itself only once)."""
+        histories = [(r, (r.get("result") or {}).get("history", {})) for r in records]
         self.curves.set_overlays([
-            (f"{r.get('preset')} ({options_text(r.get('preset_options'))})",
-             (r.get("result") or {}).get("history", {}))
-            for r in records
+            (f"{r.get('preset')} ({options_text(r.get('preset_options'))})", history)
+            for r, history in histories if history != self.curves.live
         ])
 
     def _export(self, kind):

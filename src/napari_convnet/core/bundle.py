@@ -36,13 +36,17 @@ DEFAULT_KEYS = ("format", "format_version", "versions", "created")
 
 
 def library_versions():
-    """Versions of the libraries that shape a model's behaviour (JSON-able dict)."""
-    import tensorflow as tf
+    """Versions of the libraries that shape a model's behaviour (JSON-able dict).
+
+    ``backend`` names the Keras backend that wrote the bundle, with its library's version
+    (``tensorflow``, ``jax`` or ``torch``); only that library is imported.
+    """
+    from napari_convnet.core.devices import backend_versions
 
     return {
         "napari_convnet": __version__,
         "keras": keras.__version__,
-        "tensorflow": tf.__version__,
+        **backend_versions(),
         "numpy": np.__version__,
         "python": platform.python_version(),
     }

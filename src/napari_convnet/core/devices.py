@@ -1,4 +1,6 @@
-"""Where training runs: the device's name, ``tf.distribute`` strategies, mixed precision."""
+"""Where models run: the Keras backend and its version, the device's name, ``tf.distribute``
+strategies and mixed precision (TensorFlow).
+"""
 
 import contextlib
 
@@ -11,18 +13,49 @@ STRATEGIES = (None, "mirrored", "multiworker")
 _strategies = {}
 
 
-def device_name():
-    """Return ``"GPU: <name>"`` (first GPU, ``" x N"`` when several) or ``"CPU"``."""
-    import tensorflow as tf
+def backend():
+    """The Keras backend this process runs: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    return keras.backend.backend()
 
-    gpus = tf.config.list_physical_devices("GPU")
+
+def backend_versions():
+    """``{"backend": name, name: version}`` of the running backend; imports only that one."""
+    name = backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(name)
+    version = __import__(module).__version__ if module else None
+    return {"backend": name, **({name: version} if module else {})}
+
+
+def device_name():
+    """``"GPU: <name>"`` (first GPU, ``" x N"`` when several) or ``"CPU"``, on any backend."""
+    name = backend()
+    if name == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        label = gpus[0].device_kind if gpus else None
+    elif name == "torch":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        gpus = range(count)
+        label = torch.cuda.get_device_name(0) if count else None
+        if not count and torch.backends.mps.is_available():
+            return "GPU: Apple MPS"
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        label = None
+        if gpus:
+            try:
+                label = tf.config.experimental.get_device_details(gpus[0]).get(
+                    "device_name", "GPU")
+            except (RuntimeError, ValueError):
+                label = "GPU"
     if not gpus:
         return "CPU"
-    try:
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    except (RuntimeError, ValueError):
-        name = "GPU"
-    return f"GPU: {name}" + (f" x {len(gpus)}" if len(gpus) > 1 else "")
+    return f"GPU: {label}" + (f" x {len(gpus)}" if len(gpus) > 1 else "")
 
 
 def has_gpu():

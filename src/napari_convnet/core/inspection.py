@@ -13,6 +13,7 @@ resize. Grad-CAM always sees the image exactly as prediction does (see :mod:`.gr
 
 import weakref
 
+import keras
 import numpy as np
 
 from napari_convnet.core import geometry, images, resize
@@ -194,20 +195,26 @@ def _maps(model, meta, image, names, channel_axis, on_event, should_stop=None):
 
 
 def _compiled(model, targets):
-    """A ``tf.function`` capturing ``targets``' maps, traced once per model and layers.
+    """A function capturing ``targets``' maps: a ``tf.function`` traced once per model and layers
+    on TensorFlow, eager on the other backends.
 
     Eager Keras runs convolution, bias and activation as separate full-size steps: 3-4x slower
     on a 1024x1024 image than one graph. ``reduce_retracing`` makes the second image size
     trace a shape-generic graph, so new sizes do not trace again.
     """
-    import tensorflow as tf
-
     cache = _COMPILED.setdefault(model, {})
     key = tuple(targets)
     if key not in cache:
         ref = weakref.ref(model)  # the cached graph must not keep its model alive
-        cache[key] = tf.function(lambda x: geometry.forward(ref(), x, key)[0],
-                                 reduce_retracing=True)
+
+        def maps(x):
+            return geometry.forward(ref(), x, key)[0]
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            maps = tf.function(maps, reduce_retracing=True)
+        cache[key] = maps  # other backends run it eagerly
     return cache[key]
 
 

@@ -1,0 +1,134 @@
+"""A bundle trained on TensorFlow loads, predicts and is saved again on JAX, without TensorFlow.
+
+Files, tiled class maps, objects, feature maps and kernels are compared. The JAX side runs in
+a child process with ``KERAS_BACKEND=jax`` in which ``import tensorflow``
+fails (as on a machine without it), so any TensorFlow use on the prediction, inspection or
+saving path is an error. Skipped where JAX is not installed (``pip install "jax[cpu]"``).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from _textures import crops, texture_folder
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                                reason="JAX is not installed")
+
+_CHILD = textwrap.dedent("""
+    import json, sys
+
+    class _NoTensorFlow:  # as on a machine without TensorFlow
+        def find_spec(self, name, path=None, target=None):
+            if name == "tensorflow" or name.startswith("tensorflow."):
+                raise ImportError("TensorFlow is not installed here")
+
+    sys.meta_path.insert(0, _NoTensorFlow())
+    import numpy as np
+    from napari_convnet.core import inspection
+    from napari_convnet.core.bundle import load_bundle, save_bundle
+    from napari_convnet.core.devices import backend, device_name
+    from napari_convnet.core.objects import classify_objects
+    from napari_convnet.core.prediction import predict_files
+    from napari_convnet.core.tiling import tile_class_map
+
+    bundle, paths, image, layer, out = json.loads(sys.argv[1])
+    model, meta = load_bundle(bundle)
+    rows = predict_files(model, meta, paths, batch_size=4)["rows"]
+    probs = [row["probabilities"] for row in rows]
+    maps = inspection.feature_maps(model, meta, np.load(image), layer)
+    tiles = tile_class_map(model, meta, np.load(image), stride=16)["probabilities"]
+    labels = np.zeros((64, 64), np.uint16)
+    labels[4:30, 4:30], labels[34:60, 30:60] = 1, 2
+    objects = classify_objects(model, meta, np.load(image), labels)["probabilities"]
+    saved = save_bundle(model, out, meta)
+    print(json.dumps({"backend": backend(), "device": device_name(),
+                      "probabilities": np.asarray(probs).tolist(),
+                      "maps": np.asarray(maps["maps"], np.float64).tolist(),
+                      "tiles": np.asarray(tiles, np.float64).tolist(),
+                      "objects": np.asarray(objects, np.float64).tolist(),
+                      "kernels": inspection.kernels(model, layer).astype(float).tolist(),
+                      "versions": saved["versions"]}))
+""")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A vgg1 (batch normalisation, augmentation) trained 8 epochs on brick vs grass crops."""
+    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.training import TrainConfig, train_from_folder
+
+    root = tmp_path_factory.mktemp("backends")
+    data = texture_folder(root / "data", size=32, per_class=32, names=("brick", "grass"))
+    out = root / "tf.keras"
+    train_from_folder(data, "vgg1", DataConfig(image_size=(32, 32), validation_split=0.25),
+                      TrainConfig(epochs=8, batch_size=8),
+                      preset_options={"batchnorm": True, "augment": "microscopy"}, out=out)
+    return root, out
+
+
+def _predict_tf(bundle, paths, image, layer):
+    """What the child computes, on TensorFlow: file, map, tile and object probabilities."""
+    from napari_convnet.core import inspection
+    from napari_convnet.core.bundle import load_bundle
+    from napari_convnet.core.objects import classify_objects
+    from napari_convnet.core.prediction import predict_files
+    from napari_convnet.core.tiling import tile_class_map
+
+    model, meta = load_bundle(bundle)
+    rows = predict_files(model, meta, paths, batch_size=4)["rows"]
+    labels = np.zeros((64, 64), np.uint16)
+    labels[4:30, 4:30], labels[34:60, 30:60] = 1, 2
+    return {"probabilities": np.asarray([row["probabilities"] for row in rows]),
+            "maps": np.asarray(inspection.feature_maps(model, meta, image, layer)["maps"]),
+            "tiles": tile_class_map(model, meta, image, stride=16)["probabilities"],
+            "objects": np.asarray(classify_objects(model, meta, image, labels)["probabilities"]),
+            "kernels": inspection.kernels(model, layer)}
+
+
+def test_tensorflow_bundle_on_jax_and_back(trained, tmp_path):
+    from PIL import Image
+
+    from napari_convnet.core import inspection
+    from napari_convnet.core.bundle import load_bundle
+
+    _, bundle = trained
+    pngs = []  # held-out crops (the right halves of the photographs)
+    for name in ("brick", "grass"):
+        for i, crop in enumerate(crops(name, 32, 3, half="right", seed=5)):
+            pngs.append(str(tmp_path / f"{name}{i}.png"))
+            Image.fromarray(crop).save(pngs[-1])
+    image = str(tmp_path / "whole.npy")  # feature maps of a larger image than the input
+    np.save(image, crops("brick", 64, 1, half="right", seed=7)[0])
+    model, meta = load_bundle(bundle)
+    assert meta["versions"]["backend"] == "tensorflow" and meta["versions"]["tensorflow"]
+    layer = next(row["name"] for row in inspection.list_layers(model)
+                 if "conv" in row["name"])
+    tf_side = _predict_tf(bundle, pngs, np.load(image), layer)
+    probs_tf = tf_side["probabilities"]
+    assert probs_tf[:3, 0].mean() > 0.5 > probs_tf[3:, 0].mean()  # it learned the textures
+
+    jax_bundle = tmp_path / "jax.keras"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps([str(bundle), pngs, image, layer,
+                                                    str(jax_bundle)])],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    got = json.loads(child.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "jax" and got["device"] == "CPU"
+    assert got["versions"]["backend"] == "tensorflow"  # a saved bundle keeps its training's
+    np.testing.assert_allclose(got["probabilities"], probs_tf, atol=1e-5)
+    for key in ("tiles", "objects"):
+        np.testing.assert_allclose(got[key], tf_side[key], atol=1e-5)
+    np.testing.assert_allclose(got["maps"], tf_side["maps"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_array_equal(got["kernels"], tf_side["kernels"])
+
+    # and the bundle JAX saved predicts the same on TensorFlow
+    back = _predict_tf(jax_bundle, pngs, np.load(image), layer)
+    np.testing.assert_allclose(back["probabilities"], probs_tf, atol=1e-5)

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from napari_convnet import __version__
+from napari_convnet import __version__, backends
 from napari_convnet.errors import ConvnetError
 
 # order = order in --help
@@ -25,6 +25,10 @@ def build_parser():
         description="Train, inspect and apply convolutional image classifiers (Keras).",
     )
     parser.add_argument("--version", action="version", version=f"napari-convnet {__version__}")
+    parser.add_argument(
+        "--backend", choices=backends.CHOICES, default=None,
+        help="Keras backend to run on (default: KERAS_BACKEND, else tensorflow); auto = the "
+             f"first of {', '.join(backends.AUTO_ORDER)} that sees a GPU, else tensorflow")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
         try:
@@ -61,6 +65,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
+        backends.select(args.backend)
         return int(args.func(args) or 0)
     except ConvnetError as exc:
         print(f"napari-convnet {args.command}: error: {exc}", file=sys.stderr)

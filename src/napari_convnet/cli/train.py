@@ -12,6 +12,13 @@ from napari_convnet.filenames import free_bundle_path
 _TRAIN = options.TRAIN_DEFAULTS
 
 
+def keras_backend():
+    """The Keras backend this command runs on (``napari-convnet --backend``)."""
+    import keras
+
+    return keras.backend.backend()
+
+
 def add_parser(subparsers):
     """Register the ``train`` subcommand."""
     parser = subparsers.add_parser(
@@ -166,7 +173,7 @@ def print_summary(meta, result, out):
     how = ("stopped" if result.stopped_by_user else
            "early stopping" if result.stopped_early else "finished")
     print(f"{how} after {result.initial_epoch + result.epochs_run} epoch(s) in "
-          f"{result.seconds:.1f} s on {result.device}")
+          f"{result.seconds:.1f} s on {result.device} (Keras backend {keras_backend()})")
     if metrics.get("best_val_accuracy") is not None:
         print(f"validation accuracy {metrics['best_val_accuracy']:.4f} "
               f"(best epoch {result.best_epoch}; its weights are saved)")

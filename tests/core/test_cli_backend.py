@@ -1,0 +1,65 @@
+"""``napari-convnet --backend``: train and predict on JAX from the command line; clear refusals.
+
+Each command runs in its own process (a backend is chosen before Keras is imported).
+"""
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from _textures import crops, texture_folder
+
+from napari_convnet.cli import main
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "napari_convnet.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_train_and_predict_on_jax(tmp_path):
+    from PIL import Image
+
+    data = texture_folder(tmp_path / "data", size=32, per_class=24, names=("brick", "grass"))
+    out = tmp_path / "m.keras"
+    run = _cli("--backend", "jax", "train", data, "--preset", "vgg1", "--epochs", "6",
+               "--batch-size", "8", "--out", out)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "(Keras backend jax)" in run.stdout
+    record = json.loads((tmp_path / "m.run.json").read_text())
+    assert record["versions"]["backend"] == "jax" and record["versions"]["jax"]
+    images = []
+    for name in ("brick", "grass"):
+        for i, crop in enumerate(crops(name, 32, 2, half="right", seed=3)):
+            images.append(tmp_path / f"{name}{i}.png")
+            Image.fromarray(crop).save(images[-1])
+    table = tmp_path / "rows.csv"
+    run = _cli("predict", out, *images, "--csv", table, env={"KERAS_BACKEND": "jax"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    truth = ["brick", "brick", "grass", "grass"]
+    assert sum(row["predicted"] == want for row, want in zip(rows, truth, strict=True)) >= 3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="PyTorch is here")
+def test_a_backend_that_is_not_installed_names_its_pip_command(capsys):
+    assert main(["--backend", "torch", "presets"]) == 2
+    err = capsys.readouterr().err
+    assert "The Keras backend 'torch' is not installed. Install it with: pip install torch" in err
+
+
+def test_keras_already_running_on_another_backend_is_said(capsys):
+    import keras
+
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    if importlib.util.find_spec(other) is None:
+        pytest.skip(f"{other} is not installed")
+    assert main(["--backend", other, "presets"]) == 2
+    assert f"start a new one to use {other}" in capsys.readouterr().err

@@ -63,3 +63,12 @@ def test_keras_already_running_on_another_backend_is_said(capsys):
         pytest.skip(f"{other} is not installed")
     assert main(["--backend", other, "presets"]) == 2
     assert f"start a new one to use {other}" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_a_tensorflow_strategy_on_jax_is_said(tmp_path):
+    data = texture_folder(tmp_path / "data", size=32, per_class=8, names=("brick", "grass"))
+    run = _cli("--backend", "jax", "train", data, "--preset", "vgg1", "--epochs", "1",
+               "--strategy", "mirrored", "--out", tmp_path / "m.keras")
+    assert run.returncode == 2 and "needs the TensorFlow backend" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "m.keras").exists()

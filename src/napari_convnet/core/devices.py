@@ -59,9 +59,8 @@ def device_name():
 
 
 def has_gpu():
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
+    """True when the running backend sees a GPU (CUDA, or Apple's MPS on PyTorch)."""
+    return device_name() != "CPU"
 
 
 def get_strategy(name):
@@ -77,6 +76,11 @@ def get_strategy(name):
         )
     if name is None:
         return None
+    if backend() != "tensorflow":
+        raise ModelError(
+            f"`strategy={name!r}` is a tf.distribute strategy: it needs the TensorFlow backend "
+            f"(this process runs Keras on {backend()}). Use napari-convnet --backend tensorflow, "
+            "or train without a strategy.")
     if name not in _strategies:
         import tensorflow as tf
 

@@ -20,15 +20,19 @@ from _textures import crops, texture_folder
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                 reason="JAX is not installed")
 
-_CHILD = textwrap.dedent("""
+#: The start of each child script: ``import tensorflow`` fails, as on a machine without it.
+_WITHOUT_TENSORFLOW = textwrap.dedent("""
     import json, sys
 
-    class _NoTensorFlow:  # as on a machine without TensorFlow
+    class _NoTensorFlow:
         def find_spec(self, name, path=None, target=None):
             if name == "tensorflow" or name.startswith("tensorflow."):
                 raise ImportError("TensorFlow is not installed here")
 
     sys.meta_path.insert(0, _NoTensorFlow())
+""")
+
+_CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
     import numpy as np
     from napari_convnet.core import inspection
     from napari_convnet.core.bundle import load_bundle, save_bundle
@@ -132,3 +136,51 @@ def test_tensorflow_bundle_on_jax_and_back(trained, tmp_path):
     # and the bundle JAX saved predicts the same on TensorFlow
     back = _predict_tf(jax_bundle, pngs, np.load(image), layer)
     np.testing.assert_allclose(back["probabilities"], probs_tf, atol=1e-5)
+
+
+_TRAIN_CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
+    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.evaluation import evaluate_folder
+    from napari_convnet.core.prediction import predict_files
+    from napari_convnet.core.training import TrainConfig, train_from_folder
+
+    data, out, paths = json.loads(sys.argv[1])
+    model, meta, result = train_from_folder(
+        data, "vgg1", DataConfig(validation_split=0.25, test_split=0.2),
+        TrainConfig(epochs=6, batch_size=8), out=out)
+    rows = predict_files(model, meta, paths, batch_size=4)["rows"]
+    report = evaluate_folder(model, meta, data)  # its test split
+    print(json.dumps({"history": meta["history"], "metrics": meta["metrics"],
+                      "evaluated": [report["split"], report["accuracy"]],
+                      "versions": meta["versions"], "device": result.device,
+                      "probabilities": [row["probabilities"] for row in rows]}))
+""")
+
+
+def test_training_on_jax_without_tensorflow(tmp_path):
+    """The whole run (index, PyDataset batches, fit, test split, bundle, record) on JAX."""
+    from PIL import Image
+
+    data = texture_folder(tmp_path / "data", size=32, per_class=30, names=("brick", "grass"))
+    pngs = []
+    for name in ("brick", "grass"):
+        for i, crop in enumerate(crops(name, 32, 3, half="right", seed=11)):
+            pngs.append(str(tmp_path / f"{name}{i}.png"))
+            Image.fromarray(crop).save(pngs[-1])
+    out = tmp_path / "jax-trained.keras"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    child = subprocess.run([sys.executable, "-c", _TRAIN_CHILD,
+                            json.dumps([str(data), str(out), pngs])],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    got = json.loads(child.stdout.strip().splitlines()[-1])
+    assert got["versions"]["backend"] == "jax" and got["device"] == "CPU"
+    assert len(got["history"]["val_accuracy"]) == 6 and "test_accuracy" in got["metrics"]
+    assert max(got["history"]["val_accuracy"]) >= 0.8  # it learned brick vs grass
+    assert got["evaluated"][0] == "test" and got["evaluated"][1] >= 0.8
+    probs = np.asarray(got["probabilities"])
+    assert (probs.argmax(1) == [0, 0, 0, 1, 1, 1]).sum() >= 5  # held-out crops
+    assert (tmp_path / "jax-trained.run.json").exists()
+    whole = crops("grass", 64, 1, half="right", seed=2)[0]  # _predict_tf takes a 64x64 image
+    back = _predict_tf(out, pngs, whole, "block1_conv1")
+    np.testing.assert_allclose(back["probabilities"], probs, atol=1e-5)  # and on TensorFlow

@@ -35,7 +35,8 @@ def _workers():
     return min(8, (os.cpu_count() or 1) + 2)
 
 
-def _samples(index, split):
+def split_samples(index, split):
+    """The samples of ``split``; a DatasetError for an unknown or empty split."""
     if split not in index.splits:
         raise DatasetError(
             f"`split` must be one of {', '.join(map(repr, index.splits))}. "
@@ -47,7 +48,7 @@ def _samples(index, split):
     return samples
 
 
-def _read(index, path, slice_index=None):
+def read_sample(index, path, slice_index=None):
     """float32 (N, H, W, C) of one file, from the arrays decoded while indexing when kept."""
     stack = index.decoded.get(path)
     if stack is None:
@@ -78,7 +79,7 @@ def load_split(index, split, on_event=None):
     y : ndarray
         int32 (N,), labels in ``index.class_names`` order.
     """
-    samples = _samples(index, split)
+    samples = split_samples(index, split)
     config = index.config
     height, width = config.image_size
     x = np.empty((len(samples), height, width, config.channels), np.float32)
@@ -193,7 +194,7 @@ def make_dataset(index, split, batch_size=32, shuffle=None, augment=False, cache
     tf.data.Dataset
         Yields ``(x, y)``: x float32 (B, H, W, C), y int32 (B,).
     """
-    samples = _samples(index, split)
+    samples = split_samples(index, split)
     options.check("batch_size", batch_size, options.PREDICT_BATCH_SIZE, DatasetError,
                   integer=True)
     if not isinstance(cache, (bool, str, os.PathLike)):
@@ -219,7 +220,7 @@ def make_dataset(index, split, batch_size=32, shuffle=None, augment=False, cache
 
         def load(i):
             s = samples[int(i)]
-            return _read(index, s.path, s.slice_index)[0]
+            return read_sample(index, s.path, s.slice_index)[0]
 
         def load_tf(i):
             image = tf.numpy_function(load, [i], tf.float32, stateful=False)
@@ -298,3 +299,21 @@ def augment_batch(x, seed=None, shift=_SHIFT, jitter=_JITTER):
         offset = (uniform(6) * 2 - 1) * jitter * span
         x = x * gain[:, None, None, None] + offset[:, None, None, None]
     return x
+
+
+def training_batches(index, split, batch_size=32, shuffle=None, cache=True, on_event=None):
+    """The batches ``fit`` and ``evaluate`` read, on the running Keras backend.
+
+    TensorFlow: :func:`make_dataset` (``tf.data``). JAX and PyTorch: a
+    :class:`~napari_convnet.core.batches.SplitBatches` (a ``keras.utils.PyDataset``), so
+    TensorFlow is not needed. Both yield ``(x, y)``: x float32 (B, H, W, C), y int32 (B,),
+    shuffled each epoch (seeded by ``index.config.seed``) when ``shuffle``.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return make_dataset(index, split, batch_size=batch_size, shuffle=shuffle, cache=cache,
+                            on_event=on_event)
+    from napari_convnet.core.batches import SplitBatches
+
+    return SplitBatches(index, split, batch_size, shuffle, cache=cache, on_event=on_event)

@@ -191,7 +191,7 @@ def train(model, train_data, val_data=None, config=None, on_event=None, should_s
     if isinstance(train_data, tuple):
         (x, y), kwargs["batch_size"] = train_data, config.batch_size
     else:
-        # a tf.data pipeline is shuffled by itself (seeded); Keras warns if asked again
+        # a tf.data pipeline or PyDataset is shuffled by itself (seeded); Keras warns if asked
         (x, y), kwargs["shuffle"] = (train_data, None), False
     started = time.perf_counter()
     fit = model.fit(
@@ -217,11 +217,11 @@ def train(model, train_data, val_data=None, config=None, on_event=None, should_s
 
 
 def _evaluate_split(model, index, split, batch_size):
-    from napari_convnet.core.pipeline import make_dataset
+    from napari_convnet.core.pipeline import training_batches
 
     if not index.splits.get(split):
         return {}
-    ds = make_dataset(index, split, batch_size=batch_size, shuffle=False, cache=False)
+    ds = training_batches(index, split, batch_size=batch_size, shuffle=False, cache=False)
     loss, accuracy = model.evaluate(ds, verbose=0)
     return {f"{split}_loss": float(loss), f"{split}_accuracy": float(accuracy)}
 
@@ -267,7 +267,7 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     from napari_convnet.core import presets, runs
     from napari_convnet.core.bundle import check_destination, save_bundle
     from napari_convnet.core.data import DataConfig, index_folder
-    from napari_convnet.core.pipeline import make_dataset
+    from napari_convnet.core.pipeline import training_batches
     from napari_convnet.run_records import run_record, utc_now, write_run_record
 
     started = utc_now()
@@ -297,8 +297,8 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     if config.seed is not None:
         # before the datasets too: tf.data derives its shuffle seeds from the global seed
         keras.utils.set_random_seed(config.seed)
-    train_ds = make_dataset(index, "train", batch_size=batch, shuffle=True)
-    val_ds = (make_dataset(index, "validation", batch_size=batch, shuffle=False)
+    train_ds = training_batches(index, "train", batch_size=batch, shuffle=True)
+    val_ds = (training_batches(index, "validation", batch_size=batch, shuffle=False)
               if index.splits.get("validation") else None)
     index.forget_decoded()  # both splits are in memory now: free what indexing kept (<= 256 MiB)
     class_weight = index.class_weights() if config.use_class_weights else None

@@ -37,7 +37,7 @@ def make_dataset(root, train, test):
 
 
 def run(data, name, epochs, batch_size):
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.training import TrainConfig, train_from_folder
 
     preset = name.split("+")[0]

@@ -60,7 +60,8 @@ def _epoch(ds):
 
 
 def time_ours(root, size):
-    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.pipeline import make_dataset
 
     start = time.perf_counter()
@@ -93,7 +94,8 @@ def _stream_child(root, size):
     """Stream one epoch without cache in this (child) process; print the peak RSS in MiB."""
     import resource
 
-    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.pipeline import make_dataset
 
     index = index_folder(root, DataConfig(image_size=(size, size), validation_split=0.0))

@@ -36,7 +36,8 @@ PLAIN_KERAS = textwrap.dedent(
     """
     import json, sys, time
     import keras
-    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.pipeline import load_split
     root, epochs, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     index = index_folder(root, DataConfig(image_size=(28, 28)))

@@ -45,7 +45,7 @@ def main():
 
     from napari_convnet.core import geometry, inspection, presets
     from napari_convnet.core.bundle import save_bundle
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.engine import Engine
 
     shape = (28, 28, 1) if args.preset in ("course-cnn", "dense-2x10") else (32, 32, 1)

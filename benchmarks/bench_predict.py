@@ -53,7 +53,7 @@ def main():
 
     import tensorflow as tf
 
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.images import finish, prepare
     from napari_convnet.core.prediction import classify_stack
     from napari_convnet.core.presets import build_model

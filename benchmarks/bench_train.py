@@ -78,7 +78,7 @@ class EpochClock:
 
 
 def run_ours(data, preset, epochs, batch):
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.training import TrainConfig, train_from_folder
 
     clock = EpochClock()
@@ -117,7 +117,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.devices import device_name
 
     if os.path.isdir(FASHION):

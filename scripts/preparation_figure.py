@@ -22,7 +22,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from napari_convnet.core import images  # noqa: E402
-from napari_convnet.core.data import DataConfig, index_folder  # noqa: E402
+from napari_convnet.core.data import index_folder  # noqa: E402
+from napari_convnet.core.data_config import DataConfig
 
 SIZE = 32
 TILE_AT = (40, 8)  # (y, x) of the tile shown: inside the brick, whose contrast is low

@@ -2,7 +2,7 @@
 
 Keras-free, so the docks (napari's process), the command line and ``core`` take every
 default and every bound from here and never disagree.
-:class:`napari_convnet.core.data.DataConfig` and
+:class:`napari_convnet.core.data_config.DataConfig` and
 :class:`napari_convnet.core.training.TrainConfig` check a configuration against these; the
 command line checks its numbers while it parses them (:func:`within`, :func:`describe`) and
 the docks' spin boxes take them as min/max. docs/preparation.md explains them to users.
@@ -37,7 +37,7 @@ PERCENTILES = (1.0, 99.8)
 LEVEL_PIXELS_PER_IMAGE = 4096
 LEVEL_PIXELS = 4_000_000
 
-#: Defaults of :class:`~napari_convnet.core.data.DataConfig` (and of the Dataset dock and the
+#: Defaults of :class:`~napari_convnet.core.data_config.DataConfig` (and of the Dataset dock and the
 #: ``--image-size``, ``--normalization``... options of the command line).
 DATA_DEFAULTS = {
     "image_size": AUTO,

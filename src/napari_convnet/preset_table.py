@@ -81,8 +81,3 @@ def get(name):
     except (KeyError, TypeError):
         raise ModelError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}.") \
             from None
-
-
-def takes(name, option):
-    """True when preset ``name`` accepts ``option`` (e.g. ``"dropout"``)."""
-    return option in get(name).options

@@ -64,7 +64,7 @@ _CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A vgg1 (batch normalisation, augmentation) trained 8 epochs on brick vs grass crops."""
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.training import TrainConfig, train_from_folder
 
     root = tmp_path_factory.mktemp("backends")
@@ -139,7 +139,7 @@ def test_tensorflow_bundle_on_jax_and_back(trained, tmp_path):
 
 
 _TRAIN_CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.evaluation import evaluate_folder
     from napari_convnet.core.prediction import predict_files
     from napari_convnet.core.training import TrainConfig, train_from_folder

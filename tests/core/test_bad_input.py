@@ -71,7 +71,7 @@ def snapshot(folder):
 
 
 def config():
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
 
     return DataConfig(image_size=(SIZE, SIZE))
 

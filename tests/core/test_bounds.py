@@ -11,7 +11,7 @@ from skimage import data as skdata
 
 from napari_convnet import options
 from napari_convnet.cli import main
-from napari_convnet.core.data import DataConfig
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.training import TrainConfig
 from napari_convnet.errors import DatasetError, ModelError
 

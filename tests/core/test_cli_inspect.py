@@ -11,7 +11,7 @@ from PIL import Image
 from napari_convnet.cli import main
 from napari_convnet.core import presets
 from napari_convnet.core.bundle import save_bundle
-from napari_convnet.core.data import DataConfig
+from napari_convnet.core.data_config import DataConfig
 
 
 def _run(capsys, *argv):

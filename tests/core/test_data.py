@@ -12,7 +12,8 @@ from PIL import Image
 
 from napari_convnet.cli import main
 from napari_convnet.core import images, pipeline
-from napari_convnet.core.data import DataConfig, index_folder
+from napari_convnet.core.data import index_folder
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.errors import DatasetError, JobStopped
 
 RNG = np.random.default_rng(0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from napari_convnet.core import inspection, presets
-from napari_convnet.core.data import DataConfig
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.errors import ModelError
 
 BACKBONE = "mobilenetv2_backbone"

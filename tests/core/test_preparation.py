@@ -10,7 +10,8 @@ import pytest
 from _textures import RecordingModel, mosaic, texture_folder, write_folder
 
 from napari_convnet.core import inspection
-from napari_convnet.core.data import DataConfig, auto_size, index_folder
+from napari_convnet.core.data import auto_size, index_folder
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.evaluation import evaluate_folder
 from napari_convnet.core.objects import classify_objects
 from napari_convnet.core.pipeline import load_split

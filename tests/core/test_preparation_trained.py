@@ -6,7 +6,7 @@ import pytest
 from _textures import crops, mosaic, texture_folder, write_folder
 
 from napari_convnet.cli import main
-from napari_convnet.core.data import DataConfig
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.gradcam import grad_cam
 from napari_convnet.core.prediction import classify_image, classify_stack
 from napari_convnet.core.tiling import tile_class_map

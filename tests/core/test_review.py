@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from napari_convnet.core import review
-from napari_convnet.core.data import DataConfig
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.evaluation import evaluate_folder
 from napari_convnet.errors import DatasetError
 

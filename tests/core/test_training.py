@@ -110,7 +110,7 @@ def test_train_config_round_trip():
 
 def test_train_from_folder_writes_bundle_and_run_records(tmp_path):
     from napari_convnet.core.bundle import read_meta
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
 
     data = write_stripes(tmp_path / "data", n=10, size=12)
     out = tmp_path / "models" / "stripes.keras"

@@ -129,7 +129,8 @@ def _text(summary):
 
 def run(args):
     """Index the folder and print its summary (text, or JSON with ``--json``)."""
-    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.data_config import DataConfig
 
     index = index_folder(args.data, DataConfig(**config_kwargs(args)))
     summary = index.summary()

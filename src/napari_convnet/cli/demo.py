@@ -32,7 +32,7 @@ def run(args):
 
     if args.out is not None:
         check_out(args.out, args.overwrite)
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.training import TrainConfig, train_from_folder
     from napari_convnet.errors import DatasetError
 

@@ -110,6 +110,7 @@ def _map_paths(images, out):
 
 
 def _make_folder(outs, folder):
+    """Create the --tile-map folder; nothing to do when --tile-map names one file."""
     from napari_convnet.errors import DatasetError
 
     if outs == [folder]:

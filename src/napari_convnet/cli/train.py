@@ -211,7 +211,7 @@ def run(args):
         raise ModelError("Give a preset (--preset NAME; see `napari-convnet presets`) or a "
                          "model to continue (--continue MODEL.keras).")
     check_out(args.out, args.overwrite)
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.training import train_from_folder
 
     kwargs = config_kwargs(args)

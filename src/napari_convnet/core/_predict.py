@@ -14,14 +14,14 @@ from napari_convnet.errors import DatasetError, ModelError
 
 
 def data_config(meta):
-    """The bundle's :class:`~napari_convnet.core.data.DataConfig`, size and channels filled
+    """The bundle's :class:`~napari_convnet.core.data_config.DataConfig`, size and channels filled
     from the model.
 
     Bundles written by training always name their input size and channel count; hand-made
     metadata may leave them None (``auto``), and the model input then decides (so images are
     converted to it).
     """
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
 
     config = DataConfig.from_dict(meta["data_config"])
     shape = meta.get("input_shape")

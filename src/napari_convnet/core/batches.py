@@ -45,6 +45,8 @@ class SplitBatches(keras.utils.PyDataset):
         self._shuffle = split == "train" if shuffle is None else bool(shuffle)
         self._rng = np.random.default_rng(index.config.seed)
         self._order = self._new_order()
+        # streaming: one pool for every batch (not one per batch); threads end with the object
+        self._pool = None if self._x is not None else ThreadPoolExecutor(max_workers=8)
 
     def _new_order(self):
         n = len(self._samples)
@@ -58,9 +60,8 @@ class SplitBatches(keras.utils.PyDataset):
         if self._x is not None:
             return self._x[rows], self._labels[rows]
         picked = [self._samples[r] for r in rows]
-        with ThreadPoolExecutor(max_workers=min(8, len(picked))) as pool:
-            x = list(pool.map(lambda s: read_sample(self._index, s.path, s.slice_index)[0],
-                              picked))
+        x = list(self._pool.map(lambda s: read_sample(self._index, s.path, s.slice_index)[0],
+                                picked))
         return np.stack(x).astype(np.float32, copy=False), self._labels[rows]
 
     def on_epoch_end(self):

@@ -32,7 +32,6 @@ from napari_convnet.run_records import utc_now
 META_MEMBER = metadata.META_MEMBER
 FORMAT = metadata.FORMAT
 FORMAT_VERSION = metadata.FORMAT_VERSION
-DEFAULT_KEYS = ("format", "format_version", "versions", "created")
 
 
 def library_versions():

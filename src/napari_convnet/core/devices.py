@@ -3,6 +3,7 @@ strategies and mixed precision (TensorFlow).
 """
 
 import contextlib
+import importlib
 
 import keras
 
@@ -20,10 +21,8 @@ def backend():
 
 def backend_versions():
     """``{"backend": name, name: version}`` of the running backend; imports only that one."""
-    name = backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(name)
-    version = __import__(module).__version__ if module else None
-    return {"backend": name, **({name: version} if module else {})}
+    name = backend()  # the backend's name is its library's
+    return {"backend": name, name: importlib.import_module(name).__version__}
 
 
 def device_name():

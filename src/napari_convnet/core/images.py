@@ -12,7 +12,7 @@ Steps 1-4 are :func:`prepare` (per file), step 5 is :func:`finish` (per model in
 a tile of a tiled map, an object crop). Every path of the package goes through these two, so
 the model sees the same numbers for the same pixels wherever they come from.
 
-The functions take any object with :class:`~napari_convnet.core.data.DataConfig`'s
+The functions take any object with :class:`~napari_convnet.core.data_config.DataConfig`'s
 attributes, so this module does not import ``data`` (which imports this one).
 """
 

@@ -3,7 +3,7 @@
 :func:`read_member` reads ``napari_convnet.json`` with a size cap (the zip's word for the size
 is checked, and no more than the cap is read whatever the zip says); :func:`check_fields`
 checks every field's type and range without the model, and the image preparation it describes
-(:class:`~napari_convnet.core.data.DataConfig`) against the input shape. Every refusal is a
+(:class:`~napari_convnet.core.data_config.DataConfig`) against the input shape. Every refusal is a
 :class:`~napari_convnet.errors.ModelError` whose received values are cut to a readable length;
 no TypeError or KeyError escapes. :mod:`.bundle` adds the checks against the model itself.
 """
@@ -161,21 +161,15 @@ def _check_input_shape(shape, where):
 
 def _check_data_config(config, shape, where):
     """The preparation must be a valid DataConfig, complete, and make ``shape`` inputs."""
-    import dataclasses
-
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core._predict import data_config
 
     if not isinstance(config, dict):
         raise _bad(where, "data_config", "an object (DataConfig.to_dict())", config)
-    try:
-        data = DataConfig.from_dict(config)
+    try:  # hand-made metadata may leave size and channels to the model input
+        data = data_config({"data_config": config, "input_shape": shape})
     except (ConvnetError, TypeError, ValueError) as exc:
         raise ModelError(f"{where}: the bundle's data_config is not valid: "
                          f"{shorten(exc)}") from None
-    if data.channels is None:  # hand-made metadata may leave them to the model input
-        data = dataclasses.replace(data, channels=shape[2])
-    if data.image_size is None:
-        data = dataclasses.replace(data, image_size=shape[:2])
     if tuple(data.image_size) != shape[:2] or data.channels != shape[2]:
         raise ModelError(
             f"{where}: the bundle's data_config makes {tuple(data.image_size)} images with "

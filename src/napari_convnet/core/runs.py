@@ -34,7 +34,7 @@ def continue_from(model, preset, data_config, preset_options, strategy_scope):
     tuple
         ``(model or None, meta or None, preset, data_config, preset_options)``.
     """
-    from napari_convnet.core.data import DataConfig
+    from napari_convnet.core.data_config import DataConfig
 
     if model is None:
         return None, None, preset, data_config, preset_options

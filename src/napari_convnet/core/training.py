@@ -266,7 +266,8 @@ def train_from_folder(data_root, preset=None, data_config=None, train_config=Non
     """
     from napari_convnet.core import presets, runs
     from napari_convnet.core.bundle import check_destination, save_bundle
-    from napari_convnet.core.data import DataConfig, index_folder
+    from napari_convnet.core.data import index_folder
+    from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.pipeline import training_batches
     from napari_convnet.run_records import run_record, utc_now, write_run_record
 

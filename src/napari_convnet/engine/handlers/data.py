@@ -2,6 +2,7 @@
 
 from napari_convnet import options
 from napari_convnet.core import data
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.images import read_image
 from napari_convnet.engine.handlers import handler
 from napari_convnet.errors import DatasetError
@@ -13,7 +14,7 @@ def _index(ctx, root, config):
     cached = ctx.state.get("dataset")
     if cached is not None and cached[0] == key:
         return cached[1]
-    index = data.index_folder(root, data.DataConfig.from_dict(config or {}),
+    index = data.index_folder(root, DataConfig.from_dict(config or {}),
                               on_event=ctx.emit, should_stop=ctx.should_stop)
     # The index keeps up to 256 MiB of images decoded while checking files; the engine keeps
     # this index between requests only to show a few samples, which can be read from disk.

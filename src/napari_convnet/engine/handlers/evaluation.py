@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from napari_convnet.core import review
-from napari_convnet.core.data import DataConfig
+from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.evaluation import evaluate_folder
 from napari_convnet.core.images import read_image
 from napari_convnet.engine.handlers import current, handler

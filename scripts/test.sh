@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 bash scripts/venv.sh test
 export TF_CPP_MIN_LOG_LEVEL=2
-.venv/bin/ruff check
+# --no-cache: a cache from before a file moved hides import-order changes CI then finds
+.venv/bin/ruff check --no-cache
 # TensorFlow and napari's OpenGL canvas must not share a process (Mesa segfault; see
 # docs/troubleshooting.md): core/engine tests and widget tests run as separate pytest processes.
 .venv/bin/python -m pytest tests/core tests/engine tests/packaging "$@"

@@ -6,8 +6,8 @@ import io
 import numpy as np
 import pytest
 import tifffile
-from _helpers_predict import objects_scene, save_stripe_bundle, stripe_meta, stripe_model
 
+from _helpers_predict import objects_scene, save_stripe_bundle, stripe_meta, stripe_model
 from napari_convnet.cli import main
 from napari_convnet.cli.predict import write_objects_csv
 from napari_convnet.core.objects import classify_objects, object_table

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from _helpers_predict import CLASSES, stripe_meta, stripe_model, stripes
 from PIL import Image
 
+from _helpers_predict import CLASSES, stripe_meta, stripe_model, stripes
 from napari_convnet.core.prediction import (
     classify_image,
     classify_stack,

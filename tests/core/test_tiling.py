@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tifffile
-from _helpers_predict import TILE, mosaic, save_stripe_bundle, stripe_meta, stripe_model, stripes
 
+from _helpers_predict import TILE, mosaic, save_stripe_bundle, stripe_meta, stripe_model, stripes
 from napari_convnet.cli import main
 from napari_convnet.core.tiling import grid, tile_class_map
 from napari_convnet.errors import DatasetError

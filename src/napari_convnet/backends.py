@@ -50,6 +50,9 @@ def resolve(choice=None):
         An unknown name, or a backend that is not installed (the message says how to
         install it).
     """
+    # JAX reserves 75% of a GPU when it first looks at it (``auto`` looks): take memory as
+    # needed instead, as TensorFlow does with memory growth, so napari's canvas keeps its share.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if not choice:
         choice = os.environ.get("KERAS_BACKEND") or "tensorflow"
     if choice == "auto":
@@ -84,3 +87,28 @@ def select(choice=None):
         return name
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+#: How each backend's name is written for a user.
+TITLES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+def gpu_text(gpu):
+    """``"NVIDIA H200, 139.8 GiB"`` from one ``{"name", "memory_bytes"}`` of engine info."""
+    memory = gpu.get("memory_bytes")
+    return gpu["name"] + (f", {memory / 2**30:.1f} GiB" if memory else "")
+
+
+def describe(info):
+    """One line for the engine's device info: device, GPU memory, backend and versions.
+
+    ``info`` is the engine's device info (``napari_convnet.engine`` ``info`` request); ''
+    for None.
+    """
+    if not info:
+        return ""
+    gpus = info.get("gpus") or []
+    where = (f"GPU: {gpu_text(gpus[0])}" + (f" (x {len(gpus)})" if len(gpus) > 1 else "")
+             if gpus else "CPU only (no GPU found)")
+    name = info["backend"]
+    return f"{where} · {TITLES.get(name, name)} {info.get(name, '')} · Keras {info['keras']}"

@@ -1,9 +1,10 @@
-"""A bundle trained on TensorFlow loads, predicts and is saved again on JAX, without TensorFlow.
+"""A bundle trained on TensorFlow loads, predicts and is saved again on JAX or PyTorch without
+TensorFlow; training there makes a bundle TensorFlow predicts the same with.
 
-Files, tiled class maps, objects, feature maps and kernels are compared. The JAX side runs in
-a child process with ``KERAS_BACKEND=jax`` in which ``import tensorflow``
-fails (as on a machine without it), so any TensorFlow use on the prediction, inspection or
-saving path is an error. Skipped where JAX is not installed (``pip install "jax[cpu]"``).
+Files, tiled class maps, objects, feature maps, kernels and Grad-CAM heatmaps are compared.
+The other side runs in a child process with ``KERAS_BACKEND`` set and TensorFlow taken out of
+its site-packages (as on a machine without it), so any TensorFlow use on the training,
+prediction, inspection or saving path is an error. A backend not installed is skipped.
 """
 
 import importlib.util
@@ -15,22 +16,47 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from _textures import crops, texture_folder
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                                reason="JAX is not installed")
+#: The backends a bundle travels to: JAX in CI, PyTorch where it is installed (its Linux wheel
+#: brings gigabytes of CUDA libraries, so CI does not).
+OTHER_BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
+    importlib.util.find_spec(name) is None, reason=f"{name} is not installed"))
+    for name in ("jax", "torch")]
 
-#: The start of each child script: ``import tensorflow`` fails, as on a machine without it.
+#: The start of each child script: the site-packages folders are swapped for
+#: :func:`site_without_tensorflow`'s, so TensorFlow is not installed there at all.
 _WITHOUT_TENSORFLOW = textwrap.dedent("""
-    import json, sys
+    import json, os, site, sys
 
-    class _NoTensorFlow:
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith("tensorflow."):
-                raise ImportError("TensorFlow is not installed here")
-
-    sys.meta_path.insert(0, _NoTensorFlow())
+    sys.path[:] = [p for p in sys.path if os.path.basename(p) != "site-packages"]
+    site.addsitedir(os.environ["SITE_WITHOUT_TENSORFLOW"])
 """)
+
+
+@pytest.fixture(scope="module")
+def site_without_tensorflow(tmp_path_factory):
+    """A folder of links to everything in site-packages except TensorFlow (its .pth files
+    included, so the editable install of the plugin is found)."""
+    folder = tmp_path_factory.mktemp("site")
+    for packages in {p for p in sys.path if os.path.basename(p) == "site-packages"}:
+        for entry in os.scandir(packages):
+            if not entry.name.startswith("tensorflow") and \
+                    not (folder / entry.name).exists():
+                (folder / entry.name).symlink_to(entry.path)
+    return str(folder)
+
+
+def _run_child(script, args, backend, site):
+    """Run ``script`` on ``backend`` without TensorFlow; return its last line, parsed."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SITE_WITHOUT_TENSORFLOW": site}
+    child = subprocess.run([sys.executable, "-c", script, json.dumps(args)],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
 
 _CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
     import numpy as np
@@ -41,7 +67,7 @@ _CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
     from napari_convnet.core.prediction import predict_files
     from napari_convnet.core.tiling import tile_class_map
 
-    bundle, paths, image, layer, out = json.loads(sys.argv[1])
+    bundle, paths, image, layer, out, data = json.loads(sys.argv[1])
     model, meta = load_bundle(bundle)
     rows = predict_files(model, meta, paths, batch_size=4)["rows"]
     probs = [row["probabilities"] for row in rows]
@@ -50,14 +76,21 @@ _CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
     labels = np.zeros((64, 64), np.uint16)
     labels[4:30, 4:30], labels[34:60, 30:60] = 1, 2
     objects = classify_objects(model, meta, np.load(image), labels)["probabilities"]
+    cam = inspection.grad_cam(model, meta, np.load(image), class_index=1)["heatmap"]
     saved = save_bundle(model, out, meta)
-    print(json.dumps({"backend": backend(), "device": device_name(),
+    from napari_convnet.core.training import TrainConfig, train_from_folder
+
+    _, more, _ = train_from_folder(data, model=out, train_config=TrainConfig(epochs=2,
+                                   batch_size=8), out=out.replace(".keras", "-more.keras"))
+    print(json.dumps({"grad_cam": np.asarray(cam, np.float64).tolist(),
+                      "backend": backend(), "device": device_name(),
                       "probabilities": np.asarray(probs).tolist(),
                       "maps": np.asarray(maps["maps"], np.float64).tolist(),
                       "tiles": np.asarray(tiles, np.float64).tolist(),
                       "objects": np.asarray(objects, np.float64).tolist(),
                       "kernels": inspection.kernels(model, layer).astype(float).tolist(),
-                      "versions": saved["versions"]}))
+                      "versions": saved["versions"], "continued": more["history"],
+                      "continued_on": more["versions"]["backend"]}))
 """)
 
 
@@ -92,10 +125,13 @@ def _predict_tf(bundle, paths, image, layer):
             "maps": np.asarray(inspection.feature_maps(model, meta, image, layer)["maps"]),
             "tiles": tile_class_map(model, meta, image, stride=16)["probabilities"],
             "objects": np.asarray(classify_objects(model, meta, image, labels)["probabilities"]),
-            "kernels": inspection.kernels(model, layer)}
+            "kernels": inspection.kernels(model, layer),
+            "grad_cam": inspection.grad_cam(model, meta, image, class_index=1)["heatmap"]}
 
 
-def test_tensorflow_bundle_on_jax_and_back(trained, tmp_path):
+@pytest.mark.parametrize("other", OTHER_BACKENDS)
+def test_tensorflow_bundle_on_another_backend_and_back(trained, tmp_path, other,
+                                                      site_without_tensorflow):
     from PIL import Image
 
     from napari_convnet.core import inspection
@@ -117,24 +153,26 @@ def test_tensorflow_bundle_on_jax_and_back(trained, tmp_path):
     probs_tf = tf_side["probabilities"]
     assert probs_tf[:3, 0].mean() > 0.5 > probs_tf[3:, 0].mean()  # it learned the textures
 
-    jax_bundle = tmp_path / "jax.keras"
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps([str(bundle), pngs, image, layer,
-                                                    str(jax_bundle)])],
-        capture_output=True, text=True, env=env, timeout=300)
-    assert child.returncode == 0, child.stderr[-3000:]
-    got = json.loads(child.stdout.strip().splitlines()[-1])
-    assert got["backend"] == "jax" and got["device"] == "CPU"
+    other_bundle = tmp_path / f"{other}.keras"
+    root, _ = trained
+    got = _run_child(_CHILD, [str(bundle), pngs, image, layer, str(other_bundle),
+                              str(root / "data")], other, site_without_tensorflow)
+    assert got["backend"] == other and got["device"] == "CPU"
     assert got["versions"]["backend"] == "tensorflow"  # a saved bundle keeps its training's
     np.testing.assert_allclose(got["probabilities"], probs_tf, atol=1e-5)
     for key in ("tiles", "objects"):
         np.testing.assert_allclose(got[key], tf_side[key], atol=1e-5)
     np.testing.assert_allclose(got["maps"], tf_side["maps"], atol=1e-4, rtol=1e-4)
     np.testing.assert_array_equal(got["kernels"], tf_side["kernels"])
+    assert np.ptp(tf_side["grad_cam"]) > 0.5  # a heatmap, not a blank: the gradients agree
+    np.testing.assert_allclose(got["grad_cam"], tf_side["grad_cam"], atol=1e-4)
 
-    # and the bundle JAX saved predicts the same on TensorFlow
-    back = _predict_tf(jax_bundle, pngs, np.load(image), layer)
+    # it trains further there: epochs 9 and 10, still telling the textures apart
+    assert got["continued_on"] == other and len(got["continued"]["loss"]) == 10
+    assert got["continued"]["val_accuracy"][-1] >= 0.75
+
+    # and the bundle the other backend saved predicts the same on TensorFlow
+    back = _predict_tf(other_bundle, pngs, np.load(image), layer)
     np.testing.assert_allclose(back["probabilities"], probs_tf, atol=1e-5)
 
 
@@ -157,8 +195,10 @@ _TRAIN_CHILD = _WITHOUT_TENSORFLOW + textwrap.dedent("""
 """)
 
 
-def test_training_on_jax_without_tensorflow(tmp_path):
-    """The whole run (index, PyDataset batches, fit, test split, bundle, record) on JAX."""
+@pytest.mark.parametrize("other", OTHER_BACKENDS)
+def test_training_without_tensorflow(tmp_path, other, site_without_tensorflow):
+    """The whole run (index, PyDataset batches, fit, test split, bundle, record) on JAX or
+    PyTorch."""
     from PIL import Image
 
     data = texture_folder(tmp_path / "data", size=32, per_class=30, names=("brick", "grass"))
@@ -167,20 +207,22 @@ def test_training_on_jax_without_tensorflow(tmp_path):
         for i, crop in enumerate(crops(name, 32, 3, half="right", seed=11)):
             pngs.append(str(tmp_path / f"{name}{i}.png"))
             Image.fromarray(crop).save(pngs[-1])
-    out = tmp_path / "jax-trained.keras"
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    child = subprocess.run([sys.executable, "-c", _TRAIN_CHILD,
-                            json.dumps([str(data), str(out), pngs])],
-                           capture_output=True, text=True, env=env, timeout=600)
-    assert child.returncode == 0, child.stderr[-3000:]
-    got = json.loads(child.stdout.strip().splitlines()[-1])
-    assert got["versions"]["backend"] == "jax" and got["device"] == "CPU"
+    out = tmp_path / f"{other}-trained.keras"
+    got = _run_child(_TRAIN_CHILD, [str(data), str(out), pngs], other, site_without_tensorflow)
+    assert got["versions"]["backend"] == other and got["device"] == "CPU"
     assert len(got["history"]["val_accuracy"]) == 6 and "test_accuracy" in got["metrics"]
     assert max(got["history"]["val_accuracy"]) >= 0.8  # it learned brick vs grass
     assert got["evaluated"][0] == "test" and got["evaluated"][1] >= 0.8
     probs = np.asarray(got["probabilities"])
     assert (probs.argmax(1) == [0, 0, 0, 1, 1, 1]).sum() >= 5  # held-out crops
-    assert (tmp_path / "jax-trained.run.json").exists()
+    assert (tmp_path / f"{other}-trained.run.json").exists()
     whole = crops("grass", 64, 1, half="right", seed=2)[0]  # _predict_tf takes a 64x64 image
     back = _predict_tf(out, pngs, whole, "block1_conv1")
     np.testing.assert_allclose(back["probabilities"], probs, atol=1e-5)  # and on TensorFlow
+
+    from napari_convnet.core.training import TrainConfig, train_from_folder
+
+    _, more, result = train_from_folder(data, model=out, train_config=TrainConfig(
+        epochs=2, batch_size=8), out=tmp_path / "on-tf.keras")  # and trains further there
+    assert result.initial_epoch == 6 and len(more["history"]["loss"]) == 8
+    assert more["versions"]["backend"] == "tensorflow" and more["metrics"]["test_accuracy"] >= 0.75

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from _textures import crops, texture_folder
 
+from _textures import crops, texture_folder
 from napari_convnet.cli import main
 
 
@@ -31,9 +31,10 @@ def test_train_and_predict_on_jax(tmp_path):
     run = _cli("--backend", "jax", "train", data, "--preset", "vgg1", "--epochs", "6",
                "--batch-size", "8", "--out", out)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "(Keras backend jax)" in run.stdout
+    assert "on CPU (Keras backend JAX)" in run.stdout
     record = json.loads((tmp_path / "m.run.json").read_text())
     assert record["versions"]["backend"] == "jax" and record["versions"]["jax"]
+    assert record["result"]["gpus"] == [] and record["result"]["peak_gpu_memory_bytes"] is None
     images = []
     for name in ("brick", "grass"):
         for i, crop in enumerate(crops(name, 32, 2, half="right", seed=3)):
@@ -46,6 +47,15 @@ def test_train_and_predict_on_jax(tmp_path):
         rows = list(csv.DictReader(fh))
     truth = ["brick", "brick", "grass", "grass"]
     assert sum(row["predicted"] == want for row, want in zip(rows, truth, strict=True)) >= 3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_info_on_jax():
+    run = _cli("--backend", "jax", "info")
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = dict(line.split(None, 1) for line in run.stdout.splitlines() if " " in line)
+    assert lines["Backend"].startswith("JAX 0.") and lines["Device"] == "CPU"
+    assert lines["GPUs"] == "none (training runs on the CPU)"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="PyTorch is here")

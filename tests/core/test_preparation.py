@@ -7,8 +7,8 @@ slices, tiles of a tiled map, object crops and whole-image feature maps.
 
 import numpy as np
 import pytest
-from _textures import RecordingModel, mosaic, texture_folder, write_folder
 
+from _textures import RecordingModel, mosaic, texture_folder, write_folder
 from napari_convnet.core import inspection
 from napari_convnet.core.data import auto_size, index_folder
 from napari_convnet.core.data_config import DataConfig

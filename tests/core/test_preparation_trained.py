@@ -3,8 +3,8 @@ the same image, and brightness alone is learnt with the default normalisation.""
 
 import numpy as np
 import pytest
-from _textures import crops, mosaic, texture_folder, write_folder
 
+from _textures import crops, mosaic, texture_folder, write_folder
 from napari_convnet.cli import main
 from napari_convnet.core.data_config import DataConfig
 from napari_convnet.core.gradcam import grad_cam

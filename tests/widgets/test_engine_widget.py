@@ -1,11 +1,13 @@
 """The ConvNet dock in a real napari viewer, talking to a real engine child."""
 
+import importlib.util
 import os
 import signal
 import sys
 
 import npe2
 import numpy as np
+import pytest
 
 from napari_convnet.engine.client import CRASHED, READY
 
@@ -36,6 +38,26 @@ def test_engine_dock_shows_device_and_survives_a_killed_engine(make_napari_viewe
     widget._restart.clicked()
     qtbot.waitUntil(lambda: widget.engine.state == READY, timeout=START_TIMEOUT_MS)
     qtbot.waitUntil(lambda: not widget._restart.native.isVisibleTo(widget.native), timeout=2000)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_backend_box_restarts_the_engine_on_jax_and_back(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-convnet", "ConvNet")
+    qtbot.waitUntil(lambda: widget.engine.state == READY, timeout=START_TIMEOUT_MS)
+    first = widget.engine.pid
+    try:
+        widget._backend.value = "jax"
+        qtbot.waitUntil(lambda: widget.engine.state == READY and widget.engine.pid != first,
+                        timeout=START_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: "JAX" in widget._device.value, timeout=2000)
+        assert widget.engine.info["backend"] == "jax" and "CPU only" in widget._device.value
+    finally:  # the other widget tests share this engine: back to TensorFlow
+        widget._backend.value = "tensorflow"
+        qtbot.waitUntil(lambda: widget.engine.state == READY
+                        and widget.engine.info["backend"] == "tensorflow",
+                        timeout=START_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "TensorFlow" in widget._device.value, timeout=2000)
 
 
 def test_every_widget_opens_without_tensorflow_in_napari(make_napari_viewer, qtbot):

@@ -1,29 +1,28 @@
-"""The "ConvNet" dock: engine state (starting / ready / crashed + restart) and device badge."""
+"""The "ConvNet" dock: engine state (starting / ready / crashed + restart), the Keras backend
+it runs on, and the device badge."""
 
-from magicgui.widgets import Container, Label, PushButton
+import os
+
+from magicgui.widgets import ComboBox, Container, Label, PushButton
 from qtpy.QtCore import QTimer
 
+from napari_convnet import backends
 from napari_convnet.engine import get_engine
 from napari_convnet.engine.client import CRASHED, READY, STARTING, STOPPED
 
 _STATE_TEXT = {
     STOPPED: "Engine: stopped",
-    STARTING: "Engine: starting… (loading TensorFlow)",
+    STARTING: "Engine: starting… (loading Keras)",
     READY: "Engine: ready",
     CRASHED: "Engine: crashed",
 }
 
 
-def device_badge(info):
-    """Return a one-line device description from the engine's device info (or '')."""
-    if not info:
-        return ""
-    where = f"GPU: {info['device']}" if info.get("gpus") else "CPU only (no GPU found)"
-    return f"{where} · TensorFlow {info['tensorflow']} · Keras {info['keras']}"
-
-
 class EngineWidget(Container):
     """Shows the shared engine's state and device; starts the engine when opened.
+
+    The Backend box restarts the engine on another Keras backend (the current model goes
+    with the old engine: save it first).
 
     Parameters
     ----------
@@ -36,8 +35,17 @@ class EngineWidget(Container):
         self._device = Label(value="")
         self._error = Label(value="")
         self._restart = PushButton(text="Restart engine", visible=False)
-        super().__init__(widgets=[self._state, self._device, self._error, self._restart])
         self.engine = get_engine()
+        self._backend = ComboBox(
+            label="Backend", choices=backends.CHOICES,
+            value=self.engine.backend or os.environ.get("KERAS_BACKEND") or "tensorflow",
+            tooltip="Keras backend the engine runs on. auto: the first of "
+                    f"{', '.join(backends.TITLES[n] for n in backends.AUTO_ORDER)} that sees a "
+                    "GPU, else TensorFlow. Changing it restarts the engine: save the current "
+                    "model first. On native Windows only PyTorch trains on an NVIDIA GPU.")
+        super().__init__(widgets=[self._state, self._backend, self._device, self._error,
+                                  self._restart])
+        self._backend.changed.connect(self._on_backend)
         self._restart.changed.connect(self._on_restart)
         # Poll instead of cross-thread callbacks: Qt widgets may only be touched from the
         # main thread, and four updates a second are plenty for a status line.
@@ -52,7 +60,7 @@ class EngineWidget(Container):
         """Update labels from the engine's current state."""
         state = self.engine.state
         self._state.value = _STATE_TEXT[state]
-        self._device.value = device_badge(self.engine.info) if state == READY else ""
+        self._device.value = backends.describe(self.engine.info) if state == READY else ""
         crashed = state == CRASHED
         error = (self.engine.last_error or "").splitlines()
         self._error.value = error[0] if crashed and error else ""
@@ -62,3 +70,8 @@ class EngineWidget(Container):
     def _on_restart(self):
         self.engine.restart()
         self.refresh()
+
+    def _on_backend(self, name):
+        if name != (self.engine.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"):
+            self.engine.backend = name
+            self._on_restart()

@@ -21,14 +21,13 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error, show_info
 
-from napari_convnet import options, preset_table
+from napari_convnet import backends, options, preset_table
 from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets import tasks
 from napari_convnet._widgets._closing import CloseGuard
 from napari_convnet._widgets._sections import ScrollingDock, qt_section
 from napari_convnet._widgets.curves import CurvesCanvas
 from napari_convnet._widgets.dataset_widget import DatasetWidget
-from napari_convnet._widgets.engine_widget import device_badge
 from napari_convnet._widgets.runs_table import RunsTable, options_text
 from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.engine import get_engine
@@ -338,7 +337,7 @@ class TrainWidget(ScrollingDock):
         meta = described["meta"]
         self.status.value = (f"Current model: {meta.get('preset')} · classes "
                              f"{', '.join(meta['class_names'])} · {described.get('path')}")
-        self.device.value = device_badge(self.engine.info)
+        self.device.value = backends.describe(self.engine.info)
 
     def _failed(self, exc):
         message = error_message(exc)

@@ -2,13 +2,15 @@
 
 import json
 
+from napari_convnet import backends
 from napari_convnet.errors import EngineError
 
 
 def add_parser(subparsers):
     """Register the ``info`` subcommand."""
     parser = subparsers.add_parser(
-        "info", help="print TensorFlow/Keras versions and the device the engine trains on"
+        "info", help="print the Keras backend, versions and the device the engine trains on "
+                     "(choose the backend with napari-convnet --backend)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--benchmark", action="store_true",
@@ -26,16 +28,18 @@ def run(args):
         if args.benchmark:
             info["benchmark"] = engine.call("device_benchmark", seconds=2.0)
     except EngineError as exc:
-        raise EngineError(f"{exc}\nCheck the TensorFlow install: pip install tensorflow") from None
+        raise EngineError(f"{exc}\nCheck the install of the Keras backend (docs/install.md)."
+                          ) from None
     finally:
         engine.shutdown()
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    gpus = ", ".join(g["name"] for g in info["gpus"]) or "none (training runs on the CPU)"
+    gpus = "; ".join(map(backends.gpu_text, info["gpus"])) or "none (training runs on the CPU)"
+    name = info["backend"]
     print(f"napari-convnet {info['plugin']}")
-    print(f"TensorFlow     {info['tensorflow']}")
-    print(f"Keras          {info['keras']} (backend: {info['backend']})")
+    print(f"Backend        {backends.TITLES[name]} {info[name]}")
+    print(f"Keras          {info['keras']}")
     print(f"Python         {info['python']}")
     print(f"Device         {info['device']}")
     print(f"GPUs           {gpus}")

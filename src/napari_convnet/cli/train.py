@@ -4,19 +4,12 @@ import os
 import sys
 import time
 
-from napari_convnet import options
+from napari_convnet import backends, options
 from napari_convnet.cli.data import add_config_arguments, config_kwargs
 from napari_convnet.errors import ModelError
 from napari_convnet.filenames import free_bundle_path
 
 _TRAIN = options.TRAIN_DEFAULTS
-
-
-def keras_backend():
-    """The Keras backend this command runs on (``napari-convnet --backend``)."""
-    import keras
-
-    return keras.backend.backend()
 
 
 def add_parser(subparsers):
@@ -172,8 +165,11 @@ def print_summary(meta, result, out):
     metrics = meta["metrics"]
     how = ("stopped" if result.stopped_by_user else
            "early stopping" if result.stopped_early else "finished")
+    peak = result.peak_gpu_memory_bytes
     print(f"{how} after {result.initial_epoch + result.epochs_run} epoch(s) in "
-          f"{result.seconds:.1f} s on {result.device} (Keras backend {keras_backend()})")
+          f"{result.seconds:.1f} s on {result.device} (Keras backend "
+          f"{backends.TITLES[meta['versions']['backend']]}"
+          + (f"; peak GPU memory {peak / 2**30:.2f} GiB)" if peak else ")"))
     if metrics.get("best_val_accuracy") is not None:
         print(f"validation accuracy {metrics['best_val_accuracy']:.4f} "
               f"(best epoch {result.best_epoch}; its weights are saved)")

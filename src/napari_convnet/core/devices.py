@@ -1,5 +1,5 @@
-"""Where models run: the Keras backend and its version, the device's name, ``tf.distribute``
-strategies and mixed precision (TensorFlow).
+"""Where models run: the Keras backend and its version, the GPUs it sees and their memory,
+``tf.distribute`` strategies (TensorFlow) and mixed precision, on any Keras backend.
 """
 
 import contextlib
@@ -25,36 +25,85 @@ def backend_versions():
     return {"backend": name, name: importlib.import_module(name).__version__}
 
 
-def device_name():
-    """``"GPU: <name>"`` (first GPU, ``" x N"`` when several) or ``"CPU"``, on any backend."""
+def gpus():
+    """The GPUs the running backend sees, in its order.
+
+    Returns
+    -------
+    list of dict
+        ``name`` (str, e.g. ``"NVIDIA H200"``, ``"Apple MPS"``), ``memory_bytes`` (int total
+        memory, or None where the backend does not say: TensorFlow, Apple's unified memory).
+    """
     name = backend()
     if name == "jax":
         import jax
 
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
-        label = gpus[0].device_kind if gpus else None
-    elif name == "torch":
+        return [{"name": d.device_kind, "memory_bytes": (d.memory_stats() or {}).get(
+            "bytes_limit")} for d in jax.devices() if d.platform == "gpu"]
+    if name == "torch":
         import torch
 
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        gpus = range(count)
-        label = torch.cuda.get_device_name(0) if count else None
-        if not count and torch.backends.mps.is_available():
-            return "GPU: Apple MPS"
-    else:
-        import tensorflow as tf
+        if torch.cuda.is_available():
+            return [{"name": torch.cuda.get_device_name(i), "memory_bytes": int(
+                torch.cuda.get_device_properties(i).total_memory)}
+                for i in range(torch.cuda.device_count())]
+        return [{"name": "Apple MPS", "memory_bytes": None}] if \
+            torch.backends.mps.is_available() else []
+    import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        label = None
-        if gpus:
-            try:
-                label = tf.config.experimental.get_device_details(gpus[0]).get(
-                    "device_name", "GPU")
-            except (RuntimeError, ValueError):
-                label = "GPU"
-    if not gpus:
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            label = tf.config.experimental.get_device_details(gpu).get("device_name", "GPU")
+        except (RuntimeError, ValueError):
+            label = "GPU"
+        found.append({"name": label, "memory_bytes": None})
+    return found
+
+
+def device_name():
+    """``"GPU: <name>"`` (first GPU, ``" x N"`` when several) or ``"CPU"``, on any backend."""
+    found = gpus()
+    if not found:
         return "CPU"
-    return f"GPU: {label}" + (f" x {len(gpus)}" if len(gpus) > 1 else "")
+    return f"GPU: {found[0]['name']}" + (f" x {len(found)}" if len(found) > 1 else "")
+
+
+def enable_memory_growth():
+    """Take GPU memory as needed, not all at start-up (TensorFlow; call before it allocates).
+
+    Without it TensorFlow reserves the whole card, starving napari's canvas and any other
+    process on it. PyTorch allocates as needed by default; JAX is told to by
+    :func:`napari_convnet.backends.select` (``XLA_PYTHON_CLIENT_PREALLOCATE``).
+    """
+    if backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth can no longer be changed
+            pass
+
+
+def peak_gpu_memory():
+    """Most bytes this process has held on its first GPU so far, or None (no GPU / unknown)."""
+    if not gpus():
+        return None
+    name = backend()
+    if name == "jax":
+        import jax
+
+        stats = next(d for d in jax.devices() if d.platform == "gpu").memory_stats() or {}
+        return stats.get("peak_bytes_in_use")
+    if name == "torch":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
+    import tensorflow as tf
+
+    return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
 
 
 def has_gpu():

@@ -13,7 +13,7 @@ models it is the output itself.
 
 import numpy as np
 
-from napari_convnet.core import geometry, images, resize
+from napari_convnet.core import geometry, gradients, images, resize
 from napari_convnet.core._predict import data_config
 from napari_convnet.errors import DatasetError, ModelError
 
@@ -77,7 +77,6 @@ def grad_cam(model, meta, image, class_index=None, channel_axis=None, layer_name
         class), ``layer`` (path).
     """
     import keras
-    import tensorflow as tf
 
     config = data_config(meta)
     axis = config.channel_axis if channel_axis is None else channel_axis
@@ -95,20 +94,28 @@ def grad_cam(model, meta, image, class_index=None, channel_axis=None, layer_name
             f"{', '.join(names)}). Received: class_index={class_index!r}"
         )
     head = _logit_layer(model)
-    x = tf.convert_to_tensor(x)
-    with tf.GradientTape() as tape:
-        (maps,), out = geometry.forward(model, x, [parts], out="output" if head is None else
-                                        "head")
-        scores = out if head is None else keras.ops.matmul(out, head.kernel) + head.bias
-        probs = scores if head is None else keras.ops.softmax(scores)
-        k = int(np.argmax(probs[0])) if class_index is None else int(class_index)
-        score = scores[:, k]
-    grads = tape.gradient(score, maps)
-    weights = keras.ops.mean(grads, axis=(1, 2), keepdims=True)
-    cam = keras.ops.convert_to_numpy(keras.ops.relu(keras.ops.sum(weights * maps, -1)))[0]
-    heat = _to_image(cam.astype(np.float64), walk, config, shape)
+    x = keras.ops.convert_to_tensor(x)
+
+    def scores(offset=None):
+        """(maps (1, h, w, C), class scores (1, classes)) with ``offset`` after the layer."""
+        with gradients.offset_after(geometry.resolve(model, layer_name), offset):
+            (maps,), out = geometry.forward(model, x, [parts],
+                                            out="output" if head is None else "head")
+        return maps, (out if head is None else keras.ops.matmul(out, head.kernel) + head.bias)
+
+    maps, logits = scores()
+    probs = keras.ops.convert_to_numpy(logits if head is None else keras.ops.softmax(logits))
+    probs = probs[0].astype(float)
+    k = int(np.argmax(probs)) if class_index is None else int(class_index)
+    # The mean gradient of the score over each map = the gradient with respect to a
+    # per-channel offset added after the layer, divided by the map's pixel count.
+    maps = keras.ops.convert_to_numpy(maps)[0].astype(np.float64)
+    summed = gradients.gradient(lambda offset: scores(offset)[1][0, k],
+                                np.zeros(maps.shape[-1], np.float32))
+    weights = summed.astype(np.float64) / (maps.shape[0] * maps.shape[1])
+    cam = np.maximum((maps * weights).sum(-1), 0)
+    heat = _to_image(cam, walk, config, shape)
     peak = heat.max()
-    probs = keras.ops.convert_to_numpy(probs)[0].astype(float)
     return {
         "heatmap": (heat / peak if peak > 0 else heat).astype(np.float32),
         "class_index": k, "class_name": names[k], "probability": float(probs[k]),

@@ -16,7 +16,7 @@ import weakref
 import keras
 import numpy as np
 
-from napari_convnet.core import geometry, images, resize
+from napari_convnet.core import geometry, gradients, images, resize
 from napari_convnet.core._predict import data_config
 from napari_convnet.core.geometry import layer_geometry, list_layers
 from napari_convnet.core.gradcam import grad_cam, one_sample
@@ -184,7 +184,7 @@ def _maps(model, meta, image, names, channel_axis, on_event, should_stop=None):
     for i, (name, walk, tensor) in enumerate(zip(names, walks, captured, strict=True), 1):
         scale = np.asarray(walk["scale"]) / factor
         translate = (np.asarray(walk["translate"]) - offset + 0.5) / factor - 0.5
-        maps = np.moveaxis(np.asarray(tensor, np.float32)[0], -1, 0)
+        maps = np.moveaxis(keras.ops.convert_to_numpy(tensor).astype(np.float32)[0], -1, 0)
         results.append({
             "maps": np.ascontiguousarray(maps), "scale": tuple(map(float, scale)),
             "translate": tuple(map(float, translate)), "layer": name,
@@ -196,7 +196,7 @@ def _maps(model, meta, image, names, channel_axis, on_event, should_stop=None):
 
 def _compiled(model, targets):
     """A function capturing ``targets``' maps: a ``tf.function`` traced once per model and layers
-    on TensorFlow, eager on the other backends.
+    on TensorFlow, eager (without recording gradients) on the other backends.
 
     Eager Keras runs convolution, bias and activation as separate full-size steps: 3-4x slower
     on a 1024x1024 image than one graph. ``reduce_retracing`` makes the second image size
@@ -208,7 +208,8 @@ def _compiled(model, targets):
         ref = weakref.ref(model)  # the cached graph must not keep its model alive
 
         def maps(x):
-            return geometry.forward(ref(), x, key)[0]
+            with gradients.not_recorded():
+                return geometry.forward(ref(), x, key)[0]
 
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf

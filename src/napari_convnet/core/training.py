@@ -112,7 +112,9 @@ class TrainResult:
 
     ``history`` maps each metric (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) to
     one float per epoch run in this call; epoch numbers are 1-based and continue earlier runs
-    (``initial_epoch + 1`` is the first one of this call).
+    (``initial_epoch + 1`` is the first one of this call). ``gpus`` lists the GPUs the backend
+    saw (``{"name", "memory_bytes"}``); ``peak_gpu_memory_bytes`` is the most GPU memory the
+    process held by the end of training (None on the CPU, or where the backend does not say).
     """
 
     history: dict
@@ -129,6 +131,8 @@ class TrainResult:
     samples_per_second: float | None
     device: str
     replicas: int
+    gpus: list = dataclasses.field(default_factory=list)
+    peak_gpu_memory_bytes: int | None = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -213,6 +217,7 @@ def train(model, train_data, val_data=None, config=None, on_event=None, should_s
         stopped_by_user=callback.stopped_by_user, seconds=round(seconds, 3),
         samples_per_second=round(n * epochs_run / seconds, 1) if n and seconds else None,
         device=devices.device_name(), replicas=devices.replicas(config.strategy),
+        gpus=devices.gpus(), peak_gpu_memory_bytes=devices.peak_gpu_memory(),
     )
 
 

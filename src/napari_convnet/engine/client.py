@@ -6,7 +6,7 @@ request at a time; further requests queue in the child. Thread-safe.
 Examples
 --------
 >>> engine = Engine()
->>> engine.start()                      # returns at once; TensorFlow loads in the child
+>>> engine.start()                      # returns at once; Keras loads in the child
 >>> request = engine.submit("device_benchmark", seconds=1.0)
 >>> for event in request.events():          # progress events while it runs
 ...     pass
@@ -38,17 +38,22 @@ class Engine:
         Interpreter for the child; default: the current one.
     env : dict, optional
         Extra environment variables for the child (e.g. ``CUDA_VISIBLE_DEVICES``).
+    backend : str, optional
+        Keras backend of the child: one of ``napari_convnet.backends.CHOICES`` (``"auto"``,
+        ``"tensorflow"``, ``"jax"``, ``"torch"``). Default: ``KERAS_BACKEND``, else
+        TensorFlow. One that is not installed makes the start fail with its pip command.
     memory_limit_bytes : int or str, optional
-        Cap on the child's address space (POSIX ``RLIMIT_AS``, set before TensorFlow loads),
+        Cap on the child's address space (POSIX ``RLIMIT_AS``, set before Keras loads),
         e.g. ``8 * 2**30`` or ``"8G"``. A request that needs more fails with an
         out-of-memory error instead of making the workstation swap. Default: the environment
         variable ``NAPARI_CONVNET_ENGINE_MEMORY_LIMIT``, else no limit. Not for GPU engines:
         CUDA reserves far more address space than it uses.
     """
 
-    def __init__(self, python=None, env=None, memory_limit_bytes=None):
+    def __init__(self, python=None, env=None, memory_limit_bytes=None, backend=None):
         self.python = python or sys.executable
         self.extra_env = dict(env or {})
+        self.backend = backend
         if memory_limit_bytes is None:
             memory_limit_bytes = self.extra_env.get(protocol.MEMORY_LIMIT_ENV,
                                                     os.environ.get(protocol.MEMORY_LIMIT_ENV))
@@ -117,6 +122,7 @@ class Engine:
         process.prune_logs()
         log = process.new_log()
         env = dict(os.environ, **self.extra_env)
+        env[protocol.BACKEND_ENV] = self.backend or ""
         env[protocol.ADDRESS_ENV] = str(listener.address)
         env[protocol.AUTHKEY_ENV] = authkey.hex()
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

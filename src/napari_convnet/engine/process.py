@@ -42,11 +42,17 @@ def accept(listener, authkey, proc, death_message):
 
 
 def await_hello(conn, proc, death_message):
-    """Receive the child's hello (device info) once TensorFlow is imported."""
+    """Receive the child's hello (device info) once Keras and its backend are imported.
+
+    Raises
+    ------
+    EngineError
+        The child died or timed out, or could not run the backend asked for (its message).
+    """
     deadline = time.monotonic() + protocol.STARTUP_TIMEOUT_S
     while not conn.poll(0.2):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise EngineError(death_message(proc, "while importing TensorFlow"))
+            raise EngineError(death_message(proc, "while importing Keras"))
     try:
         hello = conn.recv()
     except (EOFError, OSError):
@@ -54,7 +60,9 @@ def await_hello(conn, proc, death_message):
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        raise EngineError(death_message(proc, "while importing TensorFlow")) from None
+        raise EngineError(death_message(proc, "while importing Keras")) from None
+    if hello.get("error"):
+        raise EngineError(hello["error"])
     return hello
 
 

@@ -26,6 +26,9 @@ ADDRESS_ENV = "NAPARI_CONVNET_ENGINE_ADDRESS"
 STARTUP_TIMEOUT_S = float(os.environ.get("NAPARI_CONVNET_STARTUP_TIMEOUT", "180"))
 #: Environment variable with the engine's memory limit (bytes, or with a K/M/G/T suffix).
 MEMORY_LIMIT_ENV = "NAPARI_CONVNET_ENGINE_MEMORY_LIMIT"
+#: The Keras backend the child runs (a ``napari_convnet.backends.CHOICES`` name); unset or
+#: empty: ``KERAS_BACKEND``, else TensorFlow.
+BACKEND_ENV = "NAPARI_CONVNET_ENGINE_BACKEND"
 #: Seconds between the child's "alive" messages. A thread of its own sends them, so they keep
 #: coming while a request computes; they stop when the child is frozen, deadlocked or dead.
 HEARTBEAT_S = 1.0

@@ -1,10 +1,10 @@
 """The engine child: ``python -m napari_convnet.engine``.
 
-Imports Keras/TensorFlow (never done in napari's process), then serves requests from the
-parent one at a time on the main thread. A reader thread keeps listening while a request runs,
-so a stop request reaches its handler, and the child exits as soon as the parent goes away
-(no orphan processes, even if napari is killed). A heartbeat thread tells the parent the child
-is alive, so the parent can tell a busy engine from a frozen one.
+Imports Keras on the backend asked for (never done in napari's process), then serves requests
+from the parent one at a time on the main thread. A reader thread keeps listening while a
+request runs, so a stop request reaches its handler, and the child exits as soon as the parent
+goes away (no orphan processes, even if napari is killed). A heartbeat thread tells the parent
+the child is alive, so the parent can tell a busy engine from a frozen one.
 """
 
 import os
@@ -77,15 +77,20 @@ def _heartbeat(conn, lock):
 
 
 def _out_of_memory(exc):
-    """True for a Python or TensorFlow out-of-memory error."""
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
+    """True for an out-of-memory error of Python, TensorFlow, PyTorch or JAX (XLA)."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ in ("ResourceExhaustedError",
+                                                              "OutOfMemoryError"):
+        return True  # torch.OutOfMemoryError: "CUDA out of memory"
+    # JAX raises XlaRuntimeError (a RuntimeError) whose message starts "RESOURCE_EXHAUSTED"
+    return isinstance(exc, RuntimeError) and str(exc).startswith("RESOURCE_EXHAUSTED")
 
 
 def _memory_message(op, exc):
     limit = os.environ.get(protocol.MEMORY_LIMIT_ENV)
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     # TensorFlow's message starts with "Graph execution error:"; the tensor is named further on
-    cause = next((line for line in lines if "OOM" in line or "alloc" in line),
+    cause = next((line for line in lines if "OOM" in line or "alloc" in line
+                  or "out of memory" in line),
                  lines[0] if lines else type(exc).__name__)[:300]
     text = f"The engine ran out of memory while running {op!r} ({cause}). "
     if limit:
@@ -116,10 +121,18 @@ def _apply_memory_limit():
 
 def serve(conn):
     """Serve requests until shutdown; ``conn`` is a connected ``Connection``."""
-    from napari_convnet.engine import handlers  # imports Keras/TensorFlow
+    from napari_convnet import backends
+    from napari_convnet.errors import ConvnetError
+
+    send_lock = threading.Lock()
+    try:
+        backends.select(os.environ.get(protocol.BACKEND_ENV) or None)
+    except ConvnetError as exc:  # e.g. not installed: the client shows the pip command
+        _send(conn, send_lock, {"kind": "hello", "error": str(exc)})
+        return
+    from napari_convnet.engine import handlers  # imports Keras and its backend
 
     handlers.load_all()
-    send_lock = threading.Lock()
     state = {}
     _send(conn, send_lock, {"kind": "hello", "info": handlers.info.device_info()})
     inbox = queue.Queue()

@@ -58,7 +58,8 @@ from napari_convnet.core.training import TrainConfig, train_from_folder
 images, labels = load_fashion("train", 6000)
 data = write_folder(sys.argv[2] + "/data", images, labels)
 model, meta, _ = train_from_folder(data, "course-cnn", DataConfig(image_size=(28, 28)),
-                                   TrainConfig(epochs=2, batch_size=64), out=sys.argv[2] + "/gpu.keras")
+                                   TrainConfig(epochs=2, batch_size=64),
+                                   out=sys.argv[2] + "/gpu.keras")
 x = (load_fashion("test", 256)[0][..., None] / 255.0).astype(np.float32)
 np.save(sys.argv[3], x)
 print(json.dumps({"device": device_name(), "probabilities": predict_arrays(model, x, 64).tolist()}))

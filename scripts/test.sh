@@ -11,4 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL=2
 # TensorFlow and napari's OpenGL canvas must not share a process (Mesa segfault; see
 # docs/troubleshooting.md): core/engine tests and widget tests run as separate pytest processes.
 .venv/bin/python -m pytest tests/core tests/engine tests/packaging "$@"
+# The core suite again with Keras on JAX (the cross-backend tests ran above, without TensorFlow).
+KERAS_BACKEND=jax .venv/bin/python -m pytest tests/core --ignore tests/core/test_backends.py \
+    --ignore tests/core/test_cli_backend.py "$@"
 xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m pytest tests/widgets "$@"

@@ -1,13 +1,16 @@
 """Which Keras backend runs: the choices, how ``auto`` picks one, what to install. Keras-free.
 
 Keras 3 runs the same models and ``.keras`` files on TensorFlow, JAX and PyTorch. The
-command line chooses with ``napari-convnet --backend NAME`` (or ``KERAS_BACKEND``); a choice
-must be made before Keras is imported, and a backend that is not installed is an error that
-names the pip command, never a silent fallback to another one.
+command line chooses with ``napari-convnet --backend NAME``, the ConvNet dock with its Backend
+box, else ``KERAS_BACKEND``, else ``auto``. A choice must be made before Keras is imported,
+and a backend that is not installed is an error that names the pip command, never a silent
+fallback to another one.
 """
 
 import importlib.util
 import os
+import platform
+import shutil
 import sys
 
 from napari_convnet.errors import ConvnetError
@@ -30,8 +33,19 @@ def installed(name):
     return importlib.util.find_spec(name) is not None
 
 
+def _may_have_gpu(name):
+    """False when backend ``name`` cannot see a GPU here, found without importing it: no
+    NVIDIA driver, and (PyTorch) not an Apple-silicon Mac."""
+    if name == "torch" and sys.platform == "darwin" and platform.machine() == "arm64":
+        return True
+    return os.path.exists("/proc/driver/nvidia") or shutil.which("nvidia-smi") is not None
+
+
 def _sees_gpu(name):
-    """True when backend ``name`` (``torch`` or ``jax``, installed) sees a GPU; imports it."""
+    """True when backend ``name`` (``torch`` or ``jax``, installed) sees a GPU; imports it
+    only where there may be one."""
+    if not _may_have_gpu(name):
+        return False
     if name == "torch":
         import torch
 
@@ -41,8 +55,13 @@ def _sees_gpu(name):
     return any(device.platform == "gpu" for device in jax.devices())
 
 
+def requested(choice=None):
+    """The choice in force: ``choice``, else ``KERAS_BACKEND``, else ``"auto"``."""
+    return choice or os.environ.get("KERAS_BACKEND") or "auto"
+
+
 def resolve(choice=None):
-    """The backend ``choice`` names: None = ``KERAS_BACKEND``, else TensorFlow.
+    """The backend ``choice`` names: None = ``KERAS_BACKEND``, else ``auto``.
 
     Raises
     ------
@@ -53,8 +72,7 @@ def resolve(choice=None):
     # JAX reserves 75% of a GPU when it first looks at it (``auto`` looks): take memory as
     # needed instead, as TensorFlow does with memory growth, so napari's canvas keeps its share.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    if not choice:
-        choice = os.environ.get("KERAS_BACKEND") or "tensorflow"
+    choice = requested(choice)
     if choice == "auto":
         for name in AUTO_ORDER:
             if installed(name) and _sees_gpu(name):

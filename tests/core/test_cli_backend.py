@@ -76,9 +76,37 @@ def test_keras_already_running_on_another_backend_is_said(capsys):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_mirrored_on_jax_is_data_parallel_on_two_devices(tmp_path):
+    """keras.distribution.DataParallel over two CPU devices (as over two GPUs); one texture
+    file less, so the last batch does not split evenly."""
+    data = texture_folder(tmp_path / "data", size=32, per_class=27, names=("brick", "grass"))
+    next((tmp_path / "data" / "brick").iterdir()).unlink()
+    run = _cli("--backend", "jax", "train", data, "--preset", "vgg1", "--epochs", "4",
+               "--batch-size", "8", "--strategy", "mirrored", "--out", tmp_path / "m.keras",
+               env={"JAX_PLATFORMS": "cpu",
+                    "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads((tmp_path / "m.run.json").read_text())
+    assert record["result"]["replicas"] == 2
+    assert max(record["result"]["history"]["val_accuracy"]) >= 0.75
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_a_tensorflow_strategy_on_jax_is_said(tmp_path):
     data = texture_folder(tmp_path / "data", size=32, per_class=8, names=("brick", "grass"))
     run = _cli("--backend", "jax", "train", data, "--preset", "vgg1", "--epochs", "1",
-               "--strategy", "mirrored", "--out", tmp_path / "m.keras")
+               "--strategy", "multiworker", "--out", tmp_path / "m.keras")
     assert run.returncode == 2 and "needs the TensorFlow backend" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.skipif(os.path.exists("/proc/driver/nvidia"), reason="an NVIDIA driver is here")
+def test_auto_without_a_gpu_driver_is_tensorflow_without_importing_the_others():
+    script = ("import sys; from napari_convnet import backends; "
+              "print(backends.resolve(None), backends.resolve('auto'), "
+              "'jax' in sys.modules or 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PATH"] = os.defpath  # no nvidia-smi
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert run.stdout.split() == ["tensorflow", "tensorflow", "False"], run.stderr

@@ -49,7 +49,8 @@ def test_events_follow_the_contract():
 
 def test_stop_keeps_best_weights(tmp_path):
     # validation labels are the opposite of training labels: the better the model learns,
-    # the worse its validation loss, so the best epoch is the first one
+    # the worse its validation loss, so the best epoch is an early one (which one depends on
+    # the backend's random initialisation)
     x, y = stripes(16, 12)
     model = build_model("dense-2x10", (12, 12, 1), 2)
     weights, stop = {}, {"now": False}
@@ -67,14 +68,14 @@ def test_stop_keeps_best_weights(tmp_path):
                    should_stop=lambda: stop["now"])
     assert result.stopped_by_user and not result.stopped_early
     assert result.epochs_run == 3  # stopped during epoch 3
-    assert result.best_epoch == 1
-    assert result.history["val_loss"][0] < min(result.history["val_loss"][1:])
-    for got, want in zip(model.get_weights(), weights[1], strict=True):
+    best = result.best_epoch
+    assert best == 1 + int(np.argmin(result.history["val_loss"])) < 3
+    for got, want in zip(model.get_weights(), weights[best], strict=True):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(model.get_weights()[0], weights[3][0])
     restored = build_model("dense-2x10", (12, 12, 1), 2)
     restored.load_weights(ckpt)
-    np.testing.assert_array_equal(restored.get_weights()[0], weights[1][0])
+    np.testing.assert_array_equal(restored.get_weights()[0], weights[best][0])
     assert [p.name for p in tmp_path.iterdir()] == ["best.weights.h5"]  # no temp file left
 
 
@@ -161,6 +162,8 @@ _MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                    reason="tf.distribute (JAX's mirrored: tests/core/test_cli_backend.py)")
 def test_mirrored_strategy_on_two_cpu_devices():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(

@@ -1,8 +1,6 @@
 """The "ConvNet" dock: engine state (starting / ready / crashed + restart), the Keras backend
 it runs on, and the device badge."""
 
-import os
-
 from magicgui.widgets import ComboBox, Container, Label, PushButton
 from qtpy.QtCore import QTimer
 
@@ -38,7 +36,7 @@ class EngineWidget(Container):
         self.engine = get_engine()
         self._backend = ComboBox(
             label="Backend", choices=backends.CHOICES,
-            value=self.engine.backend or os.environ.get("KERAS_BACKEND") or "tensorflow",
+            value=backends.requested(self.engine.backend),
             tooltip="Keras backend the engine runs on. auto: the first of "
                     f"{', '.join(backends.TITLES[n] for n in backends.AUTO_ORDER)} that sees a "
                     "GPU, else TensorFlow. Changing it restarts the engine: save the current "
@@ -72,6 +70,6 @@ class EngineWidget(Container):
         self.refresh()
 
     def _on_backend(self, name):
-        if name != (self.engine.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"):
+        if name != backends.requested(self.engine.backend):
             self.engine.backend = name
             self._on_restart()

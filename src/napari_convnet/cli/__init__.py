@@ -27,7 +27,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"napari-convnet {__version__}")
     parser.add_argument(
         "--backend", choices=backends.CHOICES, default=None,
-        help="Keras backend to run on (default: KERAS_BACKEND, else tensorflow); auto = the "
+        help="Keras backend to run on (default: KERAS_BACKEND, else auto); auto = the "
              f"first of {', '.join(backends.AUTO_ORDER)} that sees a GPU, else tensorflow")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:

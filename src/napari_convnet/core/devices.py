@@ -6,6 +6,7 @@ import contextlib
 import importlib
 
 import keras
+import numpy as np
 
 from napari_convnet.errors import ModelError
 
@@ -112,11 +113,13 @@ def has_gpu():
 
 
 def get_strategy(name):
-    """Return the ``tf.distribute`` strategy called ``name``, or None for the default.
+    """Return the strategy called ``name``, or None for the default.
 
-    ``"mirrored"`` replicates the model on every GPU, or on every logical CPU device when
-    there is no GPU (how it is tested); ``"multiworker"`` reads the cluster from ``TF_CONFIG``.
-    The same object is returned for the same name so a model and its training share it.
+    On TensorFlow a ``tf.distribute`` strategy: ``"mirrored"`` replicates the model on every
+    GPU, or on every logical CPU device when there is no GPU (how it is tested);
+    ``"multiworker"`` reads the cluster from ``TF_CONFIG``. On JAX ``"mirrored"`` is Keras'
+    own data parallelism (``keras.distribution.DataParallel`` over every device). The same
+    object is returned for the same name so a model and its training share it.
     """
     if name not in STRATEGIES:
         raise ModelError(
@@ -124,10 +127,15 @@ def get_strategy(name):
         )
     if name is None:
         return None
+    if backend() == "jax" and name == "mirrored":
+        if name not in _strategies:
+            _strategies[name] = keras.distribution.DataParallel(
+                devices=keras.distribution.list_devices())
+        return _strategies[name]
     if backend() != "tensorflow":
         raise ModelError(
-            f"`strategy={name!r}` is a tf.distribute strategy: it needs the TensorFlow backend "
-            f"(this process runs Keras on {backend()}). Use napari-convnet --backend tensorflow, "
+            f"`strategy={name!r}` needs the TensorFlow backend (this process runs Keras on "
+            f"{backend()}; JAX runs 'mirrored' only). Use napari-convnet --backend tensorflow, "
             "or train without a strategy.")
     if name not in _strategies:
         import tensorflow as tf
@@ -152,8 +160,13 @@ def strategy_scope(name):
 
 
 def replicas(name):
+    """How many devices share each batch under strategy ``name``."""
     strategy = get_strategy(name)
-    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
+    if strategy is None:
+        return 1
+    if isinstance(strategy, keras.distribution.DataParallel):
+        return int(np.prod(strategy.device_mesh.shape))
+    return int(strategy.num_replicas_in_sync)
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ class Engine:
     backend : str, optional
         Keras backend of the child: one of ``napari_convnet.backends.CHOICES`` (``"auto"``,
         ``"tensorflow"``, ``"jax"``, ``"torch"``). Default: ``KERAS_BACKEND``, else
-        TensorFlow. One that is not installed makes the start fail with its pip command.
+        ``"auto"``. One that is not installed makes the start fail with its pip command.
     memory_limit_bytes : int or str, optional
         Cap on the child's address space (POSIX ``RLIMIT_AS``, set before Keras loads),
         e.g. ``8 * 2**30`` or ``"8G"``. A request that needs more fails with an

@@ -44,7 +44,7 @@ def _dock(viewer, name, width=560):
     from qtpy.QtCore import Qt
 
     dock, widget = viewer.window.add_plugin_dock_widget("napari-convnet", name)
-    viewer.window._qt_window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+    dock.parentWidget().resizeDocks([dock], [width], Qt.Orientation.Horizontal)
     return widget
 
 
@@ -155,7 +155,48 @@ def scenario_classify(viewer):
     wait_until(lambda: "classes: digit mosaic" in viewer.layers)
 
 
-SCENARIOS = {"inspect": scenario_inspect, "classify": scenario_classify,
+def _workflow(viewer):
+    """The Workflow dock on the digits sample, its folder set (what scripts/run.sh opens)."""
+    from napari_convnet._sample_data import digits_folder
+
+    viewer.open_sample("napari-convnet", "digits")
+    dock = _dock(viewer, "Workflow", width=520)
+    dock.data.folder.value = digits_folder()
+    return dock
+
+
+def scenario_quickstart_train(viewer):
+    """docs/quickstart.md: the Workflow dock's Train step after 8 epochs on the digits."""
+    dock = _workflow(viewer)
+    dock.tabs.setCurrentIndex(1)
+    dock.train.epochs.value = 8
+    dock.train.train_button.clicked()
+    wait_until(lambda: dock.train.current is not None and dock.train.train_button.enabled)
+    dock.train.body.root_native_widget.ensureWidgetVisible(dock.train.curves, 0, 0)
+
+
+def scenario_quickstart_classify(viewer):
+    """docs/quickstart.md: the Classify step's tiled class map over a mosaic of digits."""
+    dock = _workflow(viewer)
+    dock.train.epochs.value = 15
+    dock.train.train_button.clicked()
+    wait_until(lambda: dock.train.current is not None and dock.train.train_button.enabled)
+    grid, _ = _digit_mosaic()
+    layer = viewer.add_image(grid, name="digit mosaic")
+    viewer.layers[0].visible = False
+    dock.tabs.setCurrentIndex(3)
+    dock.classify.reset_choices()
+    dock.classify.image_layer.value = layer
+    dock.classify.mode.value = "tiled class map"
+    dock.classify.stride.value = 28  # one tile per digit
+    dock.classify.run_button.clicked()
+    wait_until(lambda: "classes: digit mosaic" in viewer.layers)
+    viewer.reset_view()
+
+
+SCENARIOS = {"quickstart-train": scenario_quickstart_train,
+             "quickstart-classify": scenario_quickstart_classify,
+             "inspect": scenario_inspect, "classify": scenario_classify,
              "engine": scenario_engine, "train": scenario_train, "dataset": scenario_dataset,
              "evaluate": scenario_evaluate}
 
@@ -163,9 +204,12 @@ SCENARIOS = {"inspect": scenario_inspect, "classify": scenario_classify,
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--size", default=None, help="window size WxH; default 1400x850, "
+                        "1366x768 for the quickstart")
     args = parser.parse_args(argv)
+    size = args.size or ("1366x768" if args.scenario.startswith("quickstart") else "1400x850")
     viewer = napari.Viewer(show=True)
-    viewer.window._qt_window.resize(1400, 850)
+    viewer.window.resize(*map(int, size.split("x")))
     try:
         SCENARIOS[args.scenario](viewer)
         for _ in range(20):

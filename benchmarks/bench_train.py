@@ -179,7 +179,8 @@ def main():
     peak = devices.peak_gpu_memory()
     options = preset_options(args)
     print(f"{source}: {len(images)} images (80 % train), preset {args.preset}"
-          f"{' ' + str(options) if options else ''}, batch {args.batch_size}, {args.epochs} epochs, "
+          f"{' ' + str(options) if options else ''}, batch {args.batch_size}, "
+          f"{args.epochs} epochs, "
           f"mixed precision {'on' if args.mixed_precision else 'off'}, Keras backend "
           f"{devices.backend()}, device {devices.device_name()}, {os.cpu_count()} CPUs"
           + (f", peak GPU memory {peak / 2**20:,.0f} MiB" if peak else ""))

@@ -133,12 +133,13 @@ def scenario_inspect(viewer):
     widget.image_layer.value = layer
     widget.kernels_button.clicked()
     wait_until(lambda: any(x.name.startswith("kernels") for x in viewer.layers))
-    viewer.layers[-1].visible = False
     widget.maps_button.clicked()
     wait_until(lambda: any(x.name.startswith("maps") for x in viewer.layers))
     widget.gradcam_button.clicked()
     wait_until(lambda: any(x.name.startswith("Grad-CAM") for x in viewer.layers))
-    viewer.layers[-1].visible = False
+    # the dock shows only the newest result over an image: show the maps for the picture
+    for x in viewer.layers:
+        x.visible = x.name.startswith(("maps", "digit"))
     viewer.dims.set_current_step(0, 3)
 
 

@@ -105,14 +105,17 @@ def test_killed_child_gives_clear_error_and_next_request_restarts():
 
 
 def test_shutdown_leaves_no_orphan_and_no_log():
+    from napari_convnet.engine import process
+
     eng = Engine()
     eng.wait_ready(START_TIMEOUT)
     pid, log = eng.pid, eng.log_path
     assert os.path.isfile(log)
+    assert os.path.dirname(log) == process.log_folder()  # the user's cache, not the temp folder
     eng.shutdown()
     assert eng.state == STOPPED
     assert _wait_dead(pid)
-    assert not os.path.exists(log)  # a clean exit leaves nothing in the temp folder
+    assert not os.path.exists(log)  # a clean exit leaves nothing in the log folder
 
 
 def test_old_logs_of_crashed_engines_are_pruned(tmp_path):
@@ -127,6 +130,9 @@ def test_old_logs_of_crashed_engines_are_pruned(tmp_path):
     os.utime(other, (time.time() - week + 3600,) * 2)
     assert process.prune_logs(folder=tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([new.name, other.name])
+    # and at most the KEEP_LOGS most recent are kept, however young
+    assert process.prune_logs(folder=tmp_path, keep=1) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [new.name]
 
 
 def test_child_exits_when_parent_is_killed(tmp_path):

@@ -21,12 +21,15 @@ def test_kernels_feature_maps_and_grad_cam(make_napari_viewer, qtbot, stripe_mod
     assert conv is not None and "conv" in conv
     assert widget.target_class.choices[1:] == ("horizontal", "vertical")
 
-    # kernels: (filters, in_channels, kh, kw), the d/dy kernel first, centred colormap
+    # kernels as a stack: (in_channels, filters, kh, kw), the d/dy kernel first, centred
+    # colormap, sliders named
+    widget.montage.value = False
     widget.kernels_button.clicked()
     name = f"kernels: {conv}"
     qtbot.waitUntil(lambda: name in viewer.layers, timeout=60_000)
     kernels = viewer.layers[name]
-    assert kernels.data.shape == (4, 1, 3, 3)
+    assert kernels.data.shape == (1, 4, 3, 3)
+    assert tuple(kernels.axis_labels) == ("input channel", "filter", "y", "x")
     expected = np.zeros((3, 3))
     expected[2, 1], expected[0, 1] = 1, -1
     np.testing.assert_array_equal(kernels.data[0, 0], expected)
@@ -35,12 +38,13 @@ def test_kernels_feature_maps_and_grad_cam(make_napari_viewer, qtbot, stripe_mod
     # feature maps of vertical stripes, placed over an image layer with its own scale/offset
     image = viewer.add_image(stripes((40, 40), True), name="vertical", scale=(2, 2),
                              translate=(5, 7))
-    widget.image_layer.value = image
+    assert widget.image_layer.value == image  # the picker follows the new (selected) image
     widget.maps_button.clicked()
     name = f"maps: {conv} (vertical)"
     qtbot.waitUntil(lambda: name in viewer.layers, timeout=60_000)
     maps = viewer.layers[name]
     assert maps.data.shape == (4, 38, 38)  # 3×3 'valid' convolution
+    assert maps.axis_labels[0] == "filter"
     assert list(maps.scale) == [1, 2, 2] and list(maps.translate) == [0, 7, 9]
     # vertical stripes change along X only: the d/dx maps (2, 3) carry the energy
     energy = np.abs(maps.data).mean(axis=(1, 2))

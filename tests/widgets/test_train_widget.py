@@ -80,6 +80,33 @@ def test_train_shows_params_curves_runs_then_continue_and_load(open_train_dock, 
     assert widget.current["meta"]["class_names"] == ["horizontal", "vertical"]
 
 
+def test_a_reopened_train_dock_shows_the_engines_model(open_train_dock, qtbot, stripe_model):
+    from napari_convnet.engine import get_engine
+
+    get_engine().call("load_model", timeout=300, path=str(stripe_model))
+    _, widget = open_train_dock()
+    qtbot.waitUntil(lambda: widget.current is not None, timeout=60_000)
+    assert widget.current["path"] == str(stripe_model)
+    assert "Current model" in widget.status.value and "horizontal" in widget.status.value
+
+
+def test_a_reopened_train_dock_keeps_the_users_settings(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-convnet", "Train")
+    widget.data.folder.value = tmp_path
+    widget.preset.value, widget.epochs.value, widget.dropout.value = "vgg2", 3, True
+    widget.data.normalization.value = "range"
+    viewer.window.remove_dock_widget(dock)
+    _, again = viewer.window.add_plugin_dock_widget("napari-convnet", "Train")
+    assert again is not widget
+    assert (again.preset.value, again.epochs.value, again.dropout.value) == ("vgg2", 3, True)
+    assert str(again.data.folder.value) == str(tmp_path)
+    assert again.data.normalization.value == "range"
+    assert again.dropout.enabled  # vgg2 takes dropout: the restored preset set the options up
+    _, other = make_napari_viewer().window.add_plugin_dock_widget("napari-convnet", "Train")
+    assert other.epochs.value == 10  # another window starts from the defaults
+
+
 def test_docks_scroll_instead_of_growing_the_window(make_napari_viewer):
     viewer = make_napari_viewer()
     for name in ("Train", "Evaluate", "Classify", "Inspect"):
@@ -113,12 +140,15 @@ def test_stop_keeps_best_weights_and_the_model_is_usable(open_train_dock, qtbot,
 def test_bad_folder_is_a_notification_and_the_dock_stays_usable(open_train_dock, qtbot,
                                                                 tmp_path):
     viewer, widget = open_train_dock()
+    # the dock asks the engine for its current model when it opens
+    qtbot.waitUntil(lambda: widget.model_checked, timeout=START_MS)
+    before = widget.current  # an earlier test's model, or None
     (tmp_path / "one").mkdir()
     widget.data.folder.value = tmp_path / "one"
     widget.train_button.clicked()
     qtbot.waitUntil(lambda: not widget.train_button.enabled, timeout=2000)
     _wait_idle(qtbot, widget)
-    assert widget.current is None
+    assert widget.current == before  # a failed run changes nothing
     assert "one" in widget.status.value
     assert widget.train_button.enabled and not widget.stop_button.enabled
 

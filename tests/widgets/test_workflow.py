@@ -4,6 +4,7 @@ import numpy as np
 from matplotlib.backend_bases import MouseEvent
 
 from napari_convnet._sample_data import digits_folder
+from napari_convnet.engine import get_engine
 
 START_MS = 240_000
 
@@ -13,8 +14,11 @@ def _idle(qtbot, button, timeout=START_MS):
 
 
 def test_digits_folder_to_results_in_one_dock(make_napari_viewer, qtbot):
+    get_engine().restart()  # a fresh engine: no model of an earlier test
+    get_engine().wait_ready(START_MS / 1000)
     viewer = make_napari_viewer()
     _, dock = viewer.window.add_plugin_dock_widget("napari-convnet", "Workflow")
+    qtbot.waitUntil(lambda: dock.train.model_checked, timeout=START_MS)
     titles = [dock.tabs.tabText(i) for i in range(dock.tabs.count())]
     assert titles == ["1 Data", "2 Train", "3 Inspect", "4 Classify", "5 Evaluate"]
     # before any model the steps that need one say so and lead to the Train step
@@ -41,8 +45,7 @@ def test_digits_folder_to_results_in_one_dock(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: not any(note.missing for note in dock.model_notes), timeout=2000)
 
     # 3 Inspect: kernels, feature maps and Grad-CAM of the digits layer
-    inspect = dock.inspect
-    inspect.refresh_button.clicked()
+    inspect = dock.inspect  # it read the new model's layers by itself
     qtbot.waitUntil(lambda: bool(inspect.model_layers), timeout=START_MS)
     before = len(viewer.layers)
     inspect.kernels_button.clicked()

@@ -2,7 +2,7 @@
 
 import weakref
 
-from magicgui.widgets import Container
+from magicgui.widgets import Container, PushButton
 from qtpy.QtCore import QEvent, QObject
 
 
@@ -89,8 +89,68 @@ def when_removed(widget, callback):
     return _OnRemoved(widget, fire)
 
 
+def explain(dock, table):
+    """Give each widget attribute of ``dock`` named in ``table`` its tooltip (the docks'
+    tooltips live in :mod:`napari_convnet.help_text`)."""
+    for name, text in table.items():
+        getattr(dock, name).tooltip = text
+
+
 def qt_section(qwidget):
     """A label-less magicgui Container holding a plain Qt widget (a plot, a table)."""
     section = Container(labels=False)
     section.native.layout().addWidget(qwidget)
     return section
+
+
+class Folded(Container):
+    """Rarely changed options under a header button that shows or hides them (folded first).
+
+    Parameters
+    ----------
+    title : str
+        What the options are about ("Preparation options").
+    widgets : list of magicgui widgets
+        Still reachable as attributes of the dock that made them; only hidden.
+    """
+
+    def __init__(self, title, widgets, unfolded=False):
+        self.title = title
+        self.toggle = PushButton()
+        self.content = Container(widgets=widgets)
+        self.content.native.layout().setContentsMargins(0, 0, 0, 0)
+        super().__init__(widgets=[self.toggle, self.content], labels=False)
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.toggle.changed.connect(lambda *_: self.unfold(not self.unfolded))
+        self.unfold(unfolded)
+
+    @property
+    def unfolded(self):
+        """True while the options are shown."""
+        return not self.content.native.isHidden()
+
+    def unfold(self, show=True):
+        """Show (``show``) or hide the options."""
+        self.content.visible = show
+        self.toggle.text = f"{'▾' if show else '▸'} {self.title}"
+
+
+# viewer -> {dock kind: {widget name: value}}; weak, so a closed viewer takes its settings along
+_SETTINGS = weakref.WeakKeyDictionary()
+
+
+def remember(dock, viewer, names, kind=None):
+    """Keep the values of ``dock``'s widgets ``names`` for the next dock of its kind opened in
+    ``viewer``, and give ``dock`` the values the last one had (a closed and reopened dock keeps
+    the user's settings). Does nothing without a viewer."""
+    if viewer is None:
+        return
+    kept = _SETTINGS.setdefault(viewer, {}).setdefault(kind or type(dock).__name__, {})
+    for name in names:
+        widget = getattr(dock, name)
+        if name in kept:
+            try:
+                widget.value = kept[name]
+            except (TypeError, ValueError):  # a choice that no longer exists
+                kept.pop(name)
+        widget.changed.connect(lambda value, name=name: kept.__setitem__(name, value))

@@ -15,10 +15,10 @@ from magicgui.widgets import (
     PushButton,
     SpinBox,
 )
-from napari.layers import Image, Labels
+from napari.layers import Labels
 from napari.utils.notifications import show_error, show_info
 
-from napari_convnet import options
+from napari_convnet import help_text, options
 from napari_convnet._layers import (
     add_or_update,
     class_map_layers,
@@ -27,9 +27,11 @@ from napari_convnet._layers import (
 )
 from napari_convnet._widgets import tasks
 from napari_convnet._widgets._on_screen import plane_at_sliders, show_plane, slider_index
-from napari_convnet._widgets._sections import ScrollingDock, qt_section
-from napari_convnet._widgets.curves import StackPlot
+from napari_convnet._widgets._pickers import follow_selection, input_images, input_layers
+from napari_convnet._widgets._sections import ScrollingDock, explain, qt_section
+from napari_convnet._widgets.plot_style import follow_theme
 from napari_convnet._widgets.records_table import RecordsTable
+from napari_convnet._widgets.stack_plot import StackPlot
 from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.errors import ConvnetError
 
@@ -44,9 +46,14 @@ class ClassifyWidget(ScrollingDock):
         super().__init__()
         self.viewer = napari_viewer
         self.mode = ComboBox(value="image", choices=MODES, label="Mode")
-        self.image_layer = ComboBox(choices=self._image_layers, label="Image layer")
-        self.labels_layer = ComboBox(choices=self._labels_layers, label="Labels layer",
-                               tooltip="Segmented objects (objects mode)")
+        self.image_layer = ComboBox(choices=lambda w: input_images(self.viewer),
+                                    label="Image layer",
+                                    tooltip="The image to classify: follows the layer selected "
+                                            "in the layer list; the plugin's results are not "
+                                            "offered")
+        self.labels_layer = ComboBox(choices=lambda w: self._labels_layers(), label="Labels layer",
+                                     tooltip="Segmented objects (objects mode): a Labels layer "
+                                             "of the image's height and width")
         self.folder = FileEdit(mode="d", label="Folder")
         self.stride = SpinBox(value=0, min=0, max=options.STRIDE[1],
                               label="Stride (0 = half a tile)")
@@ -59,7 +66,7 @@ class ClassifyWidget(ScrollingDock):
         self.status.native.setWordWrap(True)
         self.current_slice = Label(value="")
         self.table = RecordsTable(COLUMNS)
-        self.plot = StackPlot()
+        self.plot = follow_theme(StackPlot(), napari_viewer)
         self.export_button = PushButton(text="Export table as CSV…")
         self.body.extend([self.mode, self.image_layer, self.labels_layer, self.folder, self.stride,
                      self.min_confidence,
@@ -72,26 +79,32 @@ class ClassifyWidget(ScrollingDock):
         self.result_mode = None
         self.source = None
         self.result_source = None  # the layer the table's rows are about
+        explain(self, help_text.CLASSIFY)
         self.mode.changed.connect(self._mode_changed)
+        self.image_layer.changed.connect(lambda *_: self.labels_layer.reset_choices())
         self.run_button.changed.connect(self.run)
         self.stop_button.changed.connect(self.stop)
         self.export_button.changed.connect(self._export)
         self.table.record_clicked.connect(self.jump_to)
         if napari_viewer is not None:
             napari_viewer.dims.events.current_step.connect(self._follow_slider)
-            napari_viewer.layers.events.inserted.connect(lambda e: self.reset_choices())
-            napari_viewer.layers.events.removed.connect(lambda e: self.reset_choices())
+            unfollow = [follow_selection(napari_viewer, self.image_layer),
+                        follow_selection(napari_viewer, self.labels_layer,
+                                         lambda v: self._labels_layers())]
+            self.native.destroyed.connect(lambda *_: [stop() for stop in unfollow])
         self.reset_choices()
         self._mode_changed()
 
     # -- options ------------------------------------------------------------------------
-    def _image_layers(self, widget=None):
-        return [] if self.viewer is None else [
-            layer for layer in self.viewer.layers if isinstance(layer, Image)]
-
-    def _labels_layers(self, widget=None):
-        return [] if self.viewer is None else [
-            layer for layer in self.viewer.layers if isinstance(layer, Labels)]
+    def _labels_layers(self):
+        """Labels layers that can hold objects: not the plugin's class maps, and (when an image
+        is chosen) of its height and width."""
+        layers = input_layers(self.viewer, Labels)
+        image = self.image_layer.value if self.viewer is not None else None
+        if image is None:
+            return layers
+        shape = tuple(image.data.shape[-3:-1] if image.rgb else image.data.shape[-2:])
+        return [layer for layer in layers if tuple(layer.data.shape[-2:]) == shape]
 
     def _mode_changed(self):
         mode = self.mode.value

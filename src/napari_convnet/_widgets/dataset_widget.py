@@ -16,8 +16,10 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error
 
+from napari_convnet import help_text
 from napari_convnet._layers import add_or_update, samples_layer
 from napari_convnet._sample_data import digits_folder
+from napari_convnet._widgets._sections import Folded, explain, remember
 from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.options import (
     AUTO,
@@ -106,12 +108,16 @@ class DatasetWidget(Container):
                                 label="Samples per class")
         self.summary = TextEdit(value="", label="Summary")
         self.summary.read_only = True
+        self.preparation = Folded("Preparation options (normalisation, resize, stacks, split)",
+                                  [self.normalization, self.resize, self.stack_rule,
+                                   self.validation_split, self.seed])
         self.extend([
             self.folder, self.use_digits, self.auto_size, self.image_height, self.image_width,
-            self.normalization,
-            self.resize, self.stack_rule, self.validation_split, self.seed, self.scan,
-            self.per_class, self.open_samples, self.summary,
+            self.preparation, self.scan, self.per_class, self.open_samples, self.summary,
         ])
+        explain(self, help_text.DATA)
+        remember(self, napari_viewer, ["folder", *help_text.DATA, "auto_size", "normalization",
+                                       "resize", "stack_rule"])
         self.last_summary = None
         self.task = None
         self.use_digits.changed.connect(self._use_digits)

@@ -20,10 +20,17 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error, show_info
 
+from napari_convnet import help_text
 from napari_convnet._layers import add_or_update, review_layer
 from napari_convnet._widgets._on_screen import show_plane, shown_plane
-from napari_convnet._widgets._sections import ScrollingDock, qt_section, when_removed
+from napari_convnet._widgets._sections import (
+    ScrollingDock,
+    explain,
+    qt_section,
+    when_removed,
+)
 from napari_convnet._widgets.confusion import ConfusionCanvas
+from napari_convnet._widgets.plot_style import follow_theme
 from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.atomic import write_text
 from napari_convnet.csvfile import write_csv
@@ -54,7 +61,7 @@ class EvaluateWidget(ScrollingDock):
         self.metrics = TextEdit(value="", label="Metrics")
         self.metrics.read_only = True
         self.normalised = CheckBox(value=False, text="row-normalised matrix")
-        self.matrix = ConfusionCanvas()
+        self.matrix = follow_theme(ConfusionCanvas(), napari_viewer)
         self.cell = Label(value="")
         # choices from a callable: napari calls reset_choices() on every layer change, which
         # would wipe choices set as a plain list
@@ -65,6 +72,7 @@ class EvaluateWidget(ScrollingDock):
         self.undo_button = PushButton(text="Undo last move")
         self.export_button = PushButton(text=_EXPORT_TEXT)
         self.export_to = Label(value="")
+        explain(self, help_text.EVALUATE)
         self.body.extend([self.folder, self.split, self.evaluate_button, self.metrics,
                      self.normalised, qt_section(self.matrix), self.cell, self.new_class, self.copy,
                      self.on_screen,

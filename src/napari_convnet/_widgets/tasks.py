@@ -16,6 +16,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QMovie
 from qtpy.QtWidgets import QLabel
 
+from napari_convnet._widgets.messages import dock_message
 from napari_convnet.engine import get_engine
 from napari_convnet.errors import EngineCrashed, JobError
 
@@ -77,9 +78,10 @@ def _hold_activity_gif(window):
 
 
 def error_message(exc):
-    """Text for the user: their error as the engine said it, or what happened and what to do."""
+    """Text for the user: their error as the engine said it (advice reworded as dock controls,
+    see :mod:`messages`), or what happened and what to do."""
     if isinstance(exc, JobError) and exc.user_error:
-        return str(exc)
+        return dock_message(str(exc))
     if isinstance(exc, EngineCrashed):
         return str(exc).split("\nLast lines")[0]
     if isinstance(exc, JobError):

@@ -21,13 +21,20 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_error, show_info
 
-from napari_convnet import backends, options, preset_table
+from napari_convnet import backends, help_text, options, preset_table
 from napari_convnet._sample_data import digits_folder
 from napari_convnet._widgets import tasks
 from napari_convnet._widgets._closing import CloseGuard
-from napari_convnet._widgets._sections import ScrollingDock, qt_section
+from napari_convnet._widgets._sections import (
+    Folded,
+    ScrollingDock,
+    explain,
+    qt_section,
+    remember,
+)
 from napari_convnet._widgets.curves import CurvesCanvas
 from napari_convnet._widgets.dataset_widget import DatasetWidget
+from napari_convnet._widgets.plot_style import follow_theme
 from napari_convnet._widgets.runs_table import RunsTable, options_text
 from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.engine import get_engine
@@ -68,8 +75,7 @@ class TrainWidget(ScrollingDock):
         self.l2 = FloatSpinBox(value=0.0, min=options.L2[0], max=options.L2[1], step=1e-4,
                                label="L2 (0 = off)")
         self.fine_tune = CheckBox(value=False, text="fine-tune the backbone")
-        self.weights = FileEdit(mode="r", filter="*.h5", label="ImageNet weights",
-                                tooltip="Local backbone weights file (.h5); empty = Keras cache")
+        self.weights = FileEdit(mode="r", filter="*.h5", label="ImageNet weights")
         self.summary_button = PushButton(text="Show parameters and layers")
         self.param_count = Label(value="")
         self.layers = TextEdit(value="", label="Layers")
@@ -84,8 +90,7 @@ class TrainWidget(ScrollingDock):
                                   label="Optimizer")
         self.learning_rate = FloatSpinBox(
             value=options.LEARNING_RATES[train["optimizer"]], min=options.LEARNING_RATE[0],
-            max=options.LEARNING_RATE[1], step=1e-4, label="Learning rate",
-            tooltip="Each optimiser's usual rate is filled in when it is chosen")
+            max=options.LEARNING_RATE[1], step=1e-4, label="Learning rate")
         self.early_stopping = SpinBox(value=train["early_stopping"] or 0, min=0,
                                       max=options.PATIENCE[1], label="Early stopping (0 = off)")
         self.class_weights = CheckBox(value=False, text="class weights (imbalanced data)")
@@ -105,7 +110,7 @@ class TrainWidget(ScrollingDock):
         self.save_button = PushButton(text="Save current model to 'Save model to'")
         self.status = Label(value="No current model.")
         self.device = Label(value="")
-        self.curves = CurvesCanvas()
+        self.curves = follow_theme(CurvesCanvas(), napari_viewer)
         self.runs = RunsTable()
         self.refresh_runs_button = PushButton(text="Refresh runs")
         self.export_csv_button = PushButton(text="Export runs as CSV…")
@@ -113,8 +118,10 @@ class TrainWidget(ScrollingDock):
         self.body.extend([
             self.data, self.preset, self.dropout, self.batchnorm, self.augment, self.l2,
             self.fine_tune, self.weights, self.summary_button, self.param_count, self.layers,
-            self.epochs, self.batch_size, self.optimizer, self.learning_rate,
-            self.early_stopping, self.class_weights, self.out, self.replace_own,
+            self.epochs, self.batch_size,
+            Folded("More training options (optimiser, early stopping, where to save)",
+                   [self.optimizer, self.learning_rate, self.early_stopping,
+                    self.class_weights, self.out, self.replace_own]),
             Container(widgets=[self.train_button, self.continue_button, self.stop_button],
                       layout="horizontal", labels=False),
             self.load_path,
@@ -143,9 +150,20 @@ class TrainWidget(ScrollingDock):
         self.export_csv_button.changed.connect(lambda: self._export("csv"))
         self.export_png_button.changed.connect(lambda: self._export("png"))
         self.runs.selection.connect(self._overlay_runs)
+        explain(self, help_text.TRAIN)
+        remember(self, napari_viewer, [*help_text.TRAIN, "out", "replace_own", "load_path"])
         self._preset_changed()
         self.engine = get_engine()
         self.engine.start()
+        # a dock opened (again) while the engine holds a model shows that model
+        self.model_checked = False  # True once the engine has said which model it holds
+        self.task = EngineTask("current_model", {}, "Reading the current model",
+                               on_result=self._found_current, owner=self,
+                               on_finished=lambda: setattr(self, "model_checked", True))
+
+    def _found_current(self, described, stopped):
+        if described is not None and self.current is None:
+            self._loaded(described, stopped)
 
     # -- options ------------------------------------------------------------------------
     def _preset_changed(self):
@@ -371,6 +389,7 @@ class TrainWidget(ScrollingDock):
         def saved(described, stopped):
             self._set_current(described)
             self.status.value += f" (saved{'; ' + note if note else ''})"
+            show_info(f"Saved the current model to {described.get('path') or path}.")
 
         self.task = EngineTask("save_model", {"path": path}, "Saving model",
                                on_result=saved, on_error=self._failed, owner=self)

@@ -90,6 +90,7 @@ class WorkflowWidget(Container):
         self.data.folder.changed.connect(self._data_folder_changed)
         self._data_folder_changed(self.data.folder.value)
         # the current model changes in the engine (training, loading): poll, as the header does
+        self._model = None  # the current model the steps last saw
         self._timer = QTimer(self.native)
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.refresh)
@@ -105,10 +106,14 @@ class WorkflowWidget(Container):
             self.evaluate.folder.value = folder
 
     def refresh(self):
-        """Show or hide the "no current model" notes of the steps that need one."""
-        missing = self.train.current is None
+        """Show or hide the "no current model" notes of the steps that need one; a new current
+        model is read by the Inspect step at once (its layers, its classes)."""
+        current = self.train.current
         for step in self.model_notes:
-            step.show_note(missing)
+            step.show_note(current is None)
+        if current is not None and current is not self._model:
+            self.inspect.refresh()
+        self._model = current
 
     def reset_choices(self, *_):
         """napari calls this on layer changes: every step refreshes its layer pickers."""

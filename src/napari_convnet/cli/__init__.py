@@ -1,17 +1,20 @@
-"""The ``napari-convnet`` command: info / data / presets / train / evaluate / predict / demo.
+"""The ``napari-convnet`` command: info, data, presets, train, evaluate, predict, inspect, demo.
 
 Each subcommand lives in its own module of this package and exposes
-``add_parser(subparsers)`` (which sets ``func`` on its parser). Subcommand modules import
-``napari_convnet.core`` (and so Keras) only inside ``func``, so ``--help`` stays fast.
-The CLI calls core in-process; the GUI calls the same core through the engine.
+``add_parser(subparsers)`` (which sets ``func`` on its parser, and ``check`` for the
+argument checks that need no backend). Subcommand modules import ``napari_convnet.core``
+(and so Keras) only inside ``func``, so ``--help`` and argument mistakes are answered at
+once: ``check`` runs before the backend is chosen (``auto`` may import JAX or PyTorch) and
+imported. The CLI calls core in-process; the GUI calls the same core through the engine.
+Subcommands that run no Keras in this process set ``keras=False``.
 """
 
 import argparse
 import importlib
-import os
 import sys
 
 from napari_convnet import __version__, backends
+from napari_convnet.cli import _quiet
 from napari_convnet.errors import ConvnetError
 
 # order = order in --help
@@ -29,6 +32,9 @@ def build_parser():
         "--backend", choices=backends.CHOICES, default=None,
         help="Keras backend to run on (default: KERAS_BACKEND, else auto); auto = the "
              f"first of {', '.join(backends.AUTO_ORDER)} that sees a GPU, else tensorflow")
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="let TensorFlow/JAX/PyTorch print their own log lines (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
         try:
@@ -57,15 +63,20 @@ def _bytes_safe_streams():
 
 def main(argv=None):
     """Run the command line; return the process exit status (0 ok, 1 failed, 2 bad input)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _bytes_safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _quiet.configure(args.verbose)
     try:
-        backends.select(args.backend)
+        if getattr(args, "check", None):
+            args.check(args)
+        with _quiet.native_stderr_captured(enabled=not args.verbose):
+            name = backends.select(args.backend)
+        if getattr(args, "keras", True) and not args.verbose:
+            _quiet.import_backend(name)
         return int(args.func(args) or 0)
     except ConvnetError as exc:
         print(f"napari-convnet {args.command}: error: {exc}", file=sys.stderr)

@@ -81,7 +81,7 @@ def add_parser(subparsers):
     parser.add_argument("data", metavar="DATA", help="folder of class folders")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check=check, keras=False)
 
 
 def _table(summary):
@@ -125,6 +125,14 @@ def _text(summary):
         out.append(f"Bad files {len(summary['bad_files'])} (skipped):")
         out += [f"  {b['path']}: {b['reason']}" for b in summary["bad_files"]]
     return "\n".join(out)
+
+
+def check(args):
+    """The options and the folder, before anything else (``main`` runs this)."""
+    from napari_convnet.cli import _checks
+
+    _checks.data_config(config_kwargs(args))
+    _checks.data_folder(args.data)
 
 
 def run(args):

@@ -17,17 +17,34 @@ def add_parser(subparsers):
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (accuracy, class_names, confusion_matrix, "
                              "per_class, ...)")
-    parser.set_defaults(func=run)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress line (drawn on standard error when it is a terminal)")
+    parser.set_defaults(func=run, check=check)
+
+
+def check(args):
+    """The files and numbers, before Keras is imported (``main`` runs this)."""
+    from napari_convnet.cli import _checks
+
+    _checks.bundle_file(args.model)
+    _checks.data_folder(args.data)
+    _checks.batch_size(args.batch_size)
 
 
 def run(args):
     """Load the bundle, evaluate it on the folder and print the report."""
+    from napari_convnet.cli._progress import StageProgress
     from napari_convnet.core.bundle import load_bundle
     from napari_convnet.core.evaluation import evaluate_folder
     from napari_convnet.reports import format_report
 
     model, meta = load_bundle(args.model)
-    report = evaluate_folder(model, meta, args.data, batch_size=args.batch_size)
+    progress = StageProgress(quiet=args.quiet)
+    try:
+        report = evaluate_folder(model, meta, args.data, batch_size=args.batch_size,
+                                 on_event=progress)
+    finally:
+        progress.close()
     if args.json:
         print(json.dumps(report))
     else:

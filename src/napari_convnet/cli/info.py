@@ -15,7 +15,7 @@ def add_parser(subparsers):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--benchmark", action="store_true",
                         help="also time a matrix multiplication on the engine's device")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, keras=False)  # the engine child runs Keras
 
 
 def run(args):

@@ -37,7 +37,19 @@ def add_parser(subparsers):
     parser.add_argument("--channel-axis", type=int, metavar="AXIS",
                         help="channel axis of the image (default: the bundle's rule)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check=check)
+
+
+def check(args):
+    """The action, the files and the outputs, before Keras is imported (``main`` runs this)."""
+    from napari_convnet.cli import _checks
+    from napari_convnet.core.outputs import check_outputs
+
+    action = _check(args)
+    _checks.bundle_file(args.model)
+    if action != "list_layers":
+        check_outputs([(f"--{action.replace('_', '-')}", getattr(args, action))],
+                      [("model bundle", args.model), ("input image", args.image)])
 
 
 def _check(args):
@@ -98,13 +110,8 @@ def write_tiff(path, array, metadata, scale=None, option="output"):
 
 
 def run(args):
-    """Run one inspection action; print what was written."""
+    """Run one inspection action (after :func:`check`); print what was written."""
     action = _check(args)
-    from napari_convnet.core.outputs import check_outputs
-
-    if action != "list_layers":
-        check_outputs([(f"--{action.replace('_', '-')}", getattr(args, action))],
-                      [("model bundle", args.model), ("input image", args.image)])
     from napari_convnet.core import inspection
     from napari_convnet.core.bundle import load_bundle
 

@@ -45,7 +45,26 @@ def add_parser(subparsers):
     parser.add_argument("--mode", choices=("bbox", "patch"), default="bbox",
                         help="--objects: crop the padded bounding box (default) or a patch of "
                              "the model input size centred on the object")
-    parser.set_defaults(func=run)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress line (drawn on standard error when it is a terminal)")
+    parser.set_defaults(func=run, check=check)
+
+
+def check(args):
+    """Files, numbers and outputs, before Keras is imported (``main`` runs this).
+
+    Sets ``args.checked_paths`` to the images and class map paths :func:`run` uses.
+    """
+    from napari_convnet import options
+    from napari_convnet.cli import _checks
+    from napari_convnet.errors import DatasetError
+
+    _checks.bundle_file(args.model)
+    _checks.batch_size(args.batch_size)
+    options.check("min_confidence", args.min_confidence, options.MIN_CONFIDENCE, DatasetError)
+    options.check("stride", args.stride, options.STRIDE, DatasetError, integer=True,
+                  optional=True)
+    args.checked_paths = _check_paths(args)
 
 
 def write_csv(path, result):
@@ -195,7 +214,8 @@ def _check_paths(args):
 
 def run(args):
     """Classify every image (or tile map / objects); exit 1 when nothing was classified."""
-    images, maps = _check_paths(args)
+    images, maps = getattr(args, "checked_paths", None) or _check_paths(args)
+    from napari_convnet.cli._progress import StageProgress
     from napari_convnet.core.bundle import load_bundle
     from napari_convnet.core.prediction import predict_files
 
@@ -204,7 +224,12 @@ def run(args):
         return _tile_maps(args, model, meta, images, maps)
     if args.objects:
         return _objects(args, model, meta)
-    result = predict_files(model, meta, images, batch_size=args.batch_size)
+    progress = StageProgress(quiet=args.quiet)
+    try:
+        result = predict_files(model, meta, images, batch_size=args.batch_size,
+                               on_event=progress)
+    finally:
+        progress.close()
     for err in result["errors"]:
         print(f"warning: skipped {err['error']}", file=sys.stderr)
     if args.csv:

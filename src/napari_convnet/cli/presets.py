@@ -2,6 +2,8 @@
 
 import json
 
+from napari_convnet.errors import ModelError
+
 # The course's input shapes: MNIST for the dense and CNN examples, CIFAR-10 for VGG.
 _COURSE_SHAPES = {"dense-2x10": (28, 28, 1), "dense-3x15": (28, 28, 1),
                   "course-cnn": (28, 28, 1)}
@@ -21,12 +23,24 @@ def add_parser(subparsers):
     parser.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
     parser.add_argument("--layers", metavar="NAME", help="also print the layer table of NAME")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check=check)
+
+
+def check(args):
+    """The preset name and the numbers, before Keras is imported (``main`` runs this)."""
+    from napari_convnet import preset_table
+
+    if args.layers is not None:
+        preset_table.get(args.layers)  # an unknown name: the ModelError lists the presets
+    if args.classes < 1:
+        raise ModelError(f"--classes must be at least 1. Received: {args.classes}")
+    if args.input_shape is not None and min(args.input_shape) < 1:
+        raise ModelError("--input-shape takes three positive ints H W C. Received: "
+                         f"{' '.join(map(str, args.input_shape))}")
 
 
 def _row(name, shape, classes):
     from napari_convnet.core import presets
-    from napari_convnet.errors import ModelError
 
     row = {"name": name, "input_shape": list(shape), "min_size": presets.min_input_size(name),
            "description": presets.preset_description(name),
@@ -44,8 +58,6 @@ def run(args):
     """Count the parameters of every preset and print them."""
     from napari_convnet.core import presets
 
-    if args.layers is not None:
-        presets.min_input_size(args.layers)  # unknown name: the ModelError lists the presets
     rows = []
     for name in presets.list_presets():
         shape = tuple(args.input_shape) if args.input_shape else _COURSE_SHAPES.get(

@@ -1,10 +1,10 @@
 """``napari-convnet train DATA --preset NAME --epochs N --out MODEL.keras``."""
 
 import os
-import sys
-import time
 
-from napari_convnet import backends, options
+from napari_convnet import backends, options, preset_table
+from napari_convnet.cli import _checks
+from napari_convnet.cli._progress import ProgressPrinter
 from napari_convnet.cli.data import add_config_arguments, config_kwargs
 from napari_convnet.errors import ModelError
 from napari_convnet.filenames import free_bundle_path
@@ -32,7 +32,7 @@ def add_parser(subparsers):
     add_model_arguments(parser)
     add_training_arguments(parser)
     add_config_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check=check)
 
 
 def add_model_arguments(parser):
@@ -76,7 +76,9 @@ def add_training_arguments(parser):
     group.add_argument("--mixed-precision", action="store_true", help="float16 on a GPU")
     group.add_argument("--strategy", choices=("mirrored", "multiworker"),
                        help="tf.distribute strategy (several GPUs / machines)")
-    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    group.add_argument("--quiet", action="store_true",
+                       help="print no progress (the bar on a terminal, the epoch lines "
+                            "elsewhere)")
 
 
 def preset_options(args):
@@ -111,55 +113,6 @@ def train_config(args):
     )
 
 
-class ProgressPrinter:
-    """Turn training events into a one-line progress bar per epoch.
-
-    On a terminal the line is redrawn with ``\\r`` after each batch event; otherwise (logs,
-    pipes) only the finished epoch lines are printed.
-    """
-
-    def __init__(self, stream=None, quiet=False, width=24):
-        self.stream = stream or sys.stdout
-        self.quiet = quiet
-        self.width = width
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._epoch_started = time.monotonic()
-        self._last_epoch = None
-
-    def _bar(self, done, total):
-        filled = int(self.width * done / total) if total else 0
-        return "[" + "#" * filled + "-" * (self.width - filled) + f"] {done}/{total}"
-
-    @staticmethod
-    def _metrics(logs):
-        names = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss",
-                 "val_accuracy": "val_acc"}
-        return "  ".join(f"{short} {logs[k]:.4f}" for k, short in names.items() if k in logs)
-
-    def __call__(self, event):
-        kind = event.get("type")
-        if kind == "message":
-            print(f"{event['level']}: {event['text']}", file=sys.stderr)
-        if kind == "progress":  # indexing/loading: the first epoch starts after it
-            self._epoch_started = time.monotonic()
-        if self.quiet:
-            return
-        if kind == "batch" and self.tty:
-            if event["epoch"] != self._last_epoch:
-                self._last_epoch, self._epoch_started = event["epoch"], time.monotonic()
-            bar = self._bar(event["batch"], event["batches"])
-            line = f"Epoch {event['epoch']}/{event['epochs']} {bar}  {self._metrics(event['logs'])}"
-            self.stream.write("\r" + line.ljust(100))
-            self.stream.flush()
-        elif kind == "epoch":
-            seconds = time.monotonic() - self._epoch_started
-            line = (f"Epoch {event['epoch']}/{event['epochs']}  {self._metrics(event['logs'])}"
-                    f"  ({seconds:.1f} s)")
-            self.stream.write(("\r" + line.ljust(100) if self.tty else line) + "\n")
-            self.stream.flush()
-            self._epoch_started, self._last_epoch = time.monotonic(), None
-
-
 def print_summary(meta, result, out):
     """Print the final accuracy lines of a run."""
     metrics = meta["metrics"]
@@ -171,8 +124,9 @@ def print_summary(meta, result, out):
           f"{backends.TITLES[meta['versions']['backend']]}"
           + (f"; peak GPU memory {peak / 2**30:.2f} GiB)" if peak else ")"))
     if metrics.get("best_val_accuracy") is not None:
+        kept = f"; its weights are in {out}" if out else ""
         print(f"validation accuracy {metrics['best_val_accuracy']:.4f} "
-              f"(best epoch {result.best_epoch}; its weights are saved)")
+              f"(best epoch {result.best_epoch}{kept})")
     else:
         print(f"training accuracy {result.final.get('accuracy', float('nan')):.4f} "
               "(no validation images)")
@@ -201,12 +155,28 @@ def check_out(out, overwrite):
         )
 
 
-def run(args):
-    """Train and save the bundle; print progress and the final accuracy."""
+def check(args):
+    """Every argument that can be checked before Keras is imported (``main`` runs this)."""
     if args.preset is None and args.continue_from is None:
         raise ModelError("Give a preset (--preset NAME; see `napari-convnet presets`) or a "
                          "model to continue (--continue MODEL.keras).")
     check_out(args.out, args.overwrite)
+    if args.preset is not None:
+        preset_table.get(args.preset)  # an unknown name: the message lists the presets
+    if args.continue_from is not None:
+        _checks.bundle_file(args.continue_from)
+    _checks.train_numbers(args)
+    if args.checkpoint is not None and not args.checkpoint.endswith(".weights.h5"):
+        raise ModelError("`checkpoint` must be None or a file name ending in '.weights.h5'. "
+                         f"Received: checkpoint={args.checkpoint!r}")
+    kwargs = config_kwargs(args)
+    if args.continue_from is None:
+        _checks.data_config(kwargs)
+    _checks.data_folder(args.data)
+
+
+def run(args):
+    """Train and save the bundle; print progress and the final accuracy (after :func:`check`)."""
     from napari_convnet.core.data_config import DataConfig
     from napari_convnet.core.training import train_from_folder
 
@@ -214,10 +184,14 @@ def run(args):
     # continuing keeps the bundle's preprocessing: pass only the options given
     data_config = kwargs if args.continue_from else DataConfig(**kwargs)
     options = preset_options(args)
-    _, meta, result = train_from_folder(
-        args.data, args.preset, data_config, train_config(args), options or None,
-        out=args.out, on_event=ProgressPrinter(quiet=args.quiet), model=args.continue_from,
-        overwrite=args.overwrite,
-    )
+    progress = ProgressPrinter(quiet=args.quiet)
+    try:
+        _, meta, result = train_from_folder(
+            args.data, args.preset, data_config, train_config(args), options or None,
+            out=args.out, on_event=progress, model=args.continue_from,
+            overwrite=args.overwrite,
+        )
+    finally:
+        progress.close()
     print_summary(meta, result, args.out)
     return 0

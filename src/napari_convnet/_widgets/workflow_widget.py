@@ -43,7 +43,6 @@ class _NeedsModel(Container):
         self.go.changed.connect(go_to_train)
         super().__init__(widgets=[self.note, self.go, step], labels=False)
         self.native.layout().setContentsMargins(0, 0, 0, 0)
-        self.step = step
         self.missing = True
 
     def show_note(self, missing):

@@ -103,7 +103,8 @@ def grad_cam(model, meta, image, class_index=None, channel_axis=None, layer_name
                                             out="output" if head is None else "head")
         return maps, (out if head is None else keras.ops.matmul(out, head.kernel) + head.bias)
 
-    maps, logits = scores()
+    with gradients.not_recorded():  # the class is chosen first; only the second pass needs them
+        maps, logits = scores()
     probs = keras.ops.convert_to_numpy(logits if head is None else keras.ops.softmax(logits))
     probs = probs[0].astype(float)
     k = int(np.argmax(probs)) if class_index is None else int(class_index)

@@ -53,6 +53,9 @@ DATA_DEFAULTS = {
 }
 #: Normalisation of bundles written before ``dataset`` existed whose metadata names none.
 LEGACY_NORMALIZATION = "percentile"
+#: Normalisation assumed for a model imported from elsewhere when none is given: a notebook's
+#: model usually saw its images divided by 255 (Keras' examples, the course).
+IMPORT_NORMALIZATION = "range"
 
 # --- training ------------------------------------------------------------------------------
 OPTIMIZERS = ("adam", "sgd")

@@ -1,4 +1,5 @@
-"""The ``napari-convnet`` command: info, data, presets, train, evaluate, predict, inspect, demo.
+"""The ``napari-convnet`` command: info, data, presets, train, evaluate, predict, inspect,
+import, export, demo.
 
 Each subcommand lives in its own module of this package and exposes
 ``add_parser(subparsers)`` (which sets ``func`` on its parser, and ``check`` for the
@@ -18,7 +19,9 @@ from napari_convnet.cli import _quiet
 from napari_convnet.errors import ConvnetError
 
 # order = order in --help
-_SUBCOMMANDS = ("info", "data", "presets", "train", "evaluate", "predict", "inspect", "demo")
+# (the modules: ``import`` is a Python keyword, so its module is import_model)
+_SUBCOMMANDS = ("info", "data", "presets", "train", "evaluate", "predict", "inspect",
+                "import_model", "export", "demo")
 
 
 def build_parser():

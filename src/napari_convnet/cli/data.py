@@ -21,25 +21,30 @@ def _image_size(values):
     return (height, width)
 
 
-def add_config_arguments(parser):
+def add_config_arguments(parser, preparation_only=False,
+                         normalization=_DEFAULTS["normalization"]):
     """Add the DataConfig options (``--image-size H W``, ``--channels``...) to a parser.
 
     Defaults are None so that only the options given override a config; see
-    :func:`config_kwargs`. Other subcommands (train) reuse this.
+    :func:`config_kwargs`. Other subcommands (train) reuse this; ``preparation_only`` leaves
+    out what an existing model decides or only training uses (channels, splits, seed), and
+    ``normalization`` is the default the help names.
     """
     group = parser.add_argument_group("reading images")
     group.add_argument("--image-size", nargs="+", metavar="H W|auto",
                        help="model input size in pixels, or 'auto': the images' own size when "
                             "they share one, else the median; longest side at most "
                             f"{options.AUTO_MAX_SIDE} (default: {_DEFAULTS['image_size']})")
-    group.add_argument("--channels", type=int,
-                       help="convert every image to this many channels (default: from the data)")
+    if not preparation_only:
+        group.add_argument("--channels", type=int,
+                           help="convert every image to this many channels (default: from the "
+                                "data)")
     group.add_argument("--channel-axis", type=int,
                        help="channel axis of the raw arrays (default: detect)")
     group.add_argument("--normalization", choices=options.NORMALIZATIONS,
                        help="dataset: fixed levels measured on the training images; percentile: "
                             "each image stretched on its own; range: divide by 255/65535; none "
-                            f"(default: {_DEFAULTS['normalization']})")
+                            f"(default: {normalization})")
     group.add_argument("--percentiles", nargs=2, type=float, metavar=("LOW", "HIGH"),
                        help="percentiles mapped to 0 and 1 (default: "
                             f"{' '.join(f'{v:g}' for v in _DEFAULTS['percentiles'])})")
@@ -49,6 +54,8 @@ def add_config_arguments(parser):
     group.add_argument("--resize", choices=options.RESIZE_MODES,
                        help="fit the input size by padding, cropping or stretching (default: "
                             f"{_DEFAULTS['resize']})")
+    if preparation_only:
+        return group
     group.add_argument("--validation-split", type=float,
                        help="fraction of each class for validation (default: "
                             f"{_DEFAULTS['validation_split']})")
@@ -57,6 +64,7 @@ def add_config_arguments(parser):
                             f"{_DEFAULTS['test_split']:g})")
     group.add_argument("--seed", type=int,
                        help=f"seed of the splits and shuffling (default: {_DEFAULTS['seed']})")
+    return group
 
 
 def config_kwargs(args):

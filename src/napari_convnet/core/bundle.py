@@ -190,6 +190,24 @@ def _foreign_meta(model, path):
     }
 
 
+def load_keras_file(path, safe_mode=True):
+    """``keras.saving.load_model`` of a ``.keras`` or legacy ``.h5`` file, uncompiled, with
+    its failures said as a :class:`ModelError` (a Lambda layer refused by ``safe_mode``: why,
+    and what to do)."""
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
+    except Exception as exc:  # Keras raises many types for bad content; the user needs why
+        text = str(exc)
+        if "safe_mode" in text or "Lambda" in text:
+            raise ModelError(
+                f"{path!r} contains a Lambda layer (Python code stored in the file), which "
+                "is refused because loading it could run arbitrary code. Only if you trust "
+                "its author, load it in Python with load_bundle(path, safe_mode=False)."
+            ) from None
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise ModelError(f"Cannot load the model in {path!r}: {first}") from exc
+
+
 def load_bundle(path, safe_mode=True, allow_foreign=False):
     """Load a model bundle written by :func:`save_bundle`.
 
@@ -222,22 +240,12 @@ def load_bundle(path, safe_mode=True, allow_foreign=False):
         raise ModelError(
             f"{path!r} is a Keras model but not a napari-convnet bundle: it has no "
             f"{META_MEMBER} (class names, input shape, normalisation), so predictions could "
-            "not be reproduced. Save it with napari_convnet.core.bundle.save_bundle(model, "
-            "path, meta), or load it with load_bundle(path, allow_foreign=True) to use "
-            "default class names and preprocessing."
+            "not be reproduced. Import it first, giving its class names and preprocessing "
+            "(napari-convnet import FILE --classes ... --out BUNDLE.keras, or Import model... "
+            "in the Train step), or in Python load it with load_bundle(path, "
+            "allow_foreign=True) to use default class names and preprocessing."
         )
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
-    except Exception as exc:  # Keras raises many types for bad content; the user needs why
-        text = str(exc)
-        if "safe_mode" in text or "Lambda" in text:
-            raise ModelError(
-                f"{path!r} contains a Lambda layer (Python code stored in the file), which "
-                "is refused because loading it could run arbitrary code. Only if you trust "
-                "its author, load it in Python with load_bundle(path, safe_mode=False)."
-            ) from None
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        raise ModelError(f"Cannot load the model in {path!r}: {first}") from exc
+    model = load_keras_file(path, safe_mode)
     if meta is None:
         meta = _foreign_meta(model, path)
     _check_meta(model, meta, repr(path))

@@ -15,6 +15,8 @@ from napari_convnet.run_records import latest_record_path, utc_now
 # DataConfig fields that change what the model sees; a continued model must keep them.
 _PREPROCESSING = ("image_size", "channels", "channel_axis", "normalization", "percentiles",
                   "levels", "stack_rule", "resize")
+# What a continued bundle keeps of the one it continues: where an imported model came from.
+_KEPT_WHEN_CONTINUED = ("imported",)
 
 
 def continue_from(model, preset, data_config, preset_options, strategy_scope):
@@ -86,7 +88,8 @@ def bundle_meta(index, preset, preset_options, train_config, result, old_meta, m
     old_meta = old_meta or {}
     history = merge_history(old_meta.get("history", {}), result.history)
     config = index.config
-    return {
+    kept = {k: old_meta[k] for k in _KEPT_WHEN_CONTINUED if k in old_meta}
+    return {**kept,
         "format": bundle.FORMAT,
         "format_version": bundle.FORMAT_VERSION,
         "class_names": list(index.class_names),

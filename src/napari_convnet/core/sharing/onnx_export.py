@@ -110,3 +110,18 @@ def check(model, path, x, tolerance=TOLERANCE):
             f"the Keras model's (more than {tolerance:g}); do not share it. Export on another "
             "backend, or share the bioimage.io package's Keras weights.")
     return diff
+
+
+def sample_inputs(meta, data=None, per_class=4, limit=32):
+    """Prepared images ``(N, H, W, C)`` float32 of the model's data folder (``data``, else the
+    folder it was trained on) to check an ONNX file with; None when there is no folder here."""
+    from napari_convnet.core._predict import data_config
+    from napari_convnet.core.images import read_image
+    from napari_convnet.core.sharing.samples import data_folder, sample_paths
+
+    folder = data_folder(meta, data)
+    if folder is None:
+        return None
+    config = data_config(meta)
+    paths = sample_paths(meta, folder, per_class, limit)
+    return np.concatenate([read_image(p, config)[:1] for p in paths])

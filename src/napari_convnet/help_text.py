@@ -93,3 +93,35 @@ EVALUATE = {
     "new_class": "The class the image on screen really belongs to (for Move / Copy).",
     "copy": "Copy the image into the right class's folder instead of moving it.",
 }
+
+IMPORT = {
+    "source": "A Keras classifier made elsewhere: a .keras file (Keras 3), a .h5 file "
+              "(tf.keras / Keras 2, e.g. the course's notebooks) or a bioimage.io package "
+              "(.zip) with Keras weights. It is saved as a model bundle beside it "
+              "(<name>-imported.keras) and becomes the current model.",
+    "class_names": "One name per model output, in the order of its outputs, separated by "
+                   "commas (or the path of a text file with one name per line). A "
+                   "bioimage.io package brings its own.",
+    "normalization": "How the model's training images were scaled. range: divided by 255 "
+                     "(65535 for 16-bit), as Keras' examples and the course do; percentile: "
+                     "each image's low/high percentiles -> 0 and 1; none: raw values. Check "
+                     "with 'Preview preprocessing' on an open image.",
+    "resize": "Images of another size are fitted to the model's input: pad (keep the aspect "
+              "ratio, pad), crop (centre-crop) or stretch.",
+    "image_layer": "The image the preview shows, before and after preprocessing.",
+    "any_height": "Height the model is used at when it takes images of any size: the size "
+                  "it was trained at.",
+    "any_width": "Width the model is used at when it takes images of any size.",
+}
+
+EXPORT = {
+    "out": "OUT.zip: a bioimage.io model package (Keras and ONNX weights, class names, "
+           "normalisation, test images, README with the training record), checked with "
+           "bioimage.io's own test, for Fiji/deepImageJ, QuPath, ilastik or bioimageio.core. "
+           "OUT.onnx: an ONNX file, checked against Keras with onnxruntime.",
+    "model_name": "Title of the model in the package (5 to 128 characters).",
+    "model_description": "What it classifies, from which images (one or two sentences).",
+    "authors": "Names of the people who made it, separated by commas (required for a package).",
+    "license": "Licence of the weights, as an SPDX identifier: CC-BY-4.0, MIT, BSD-3-Clause…",
+    "cite": "How to cite it: a text, then a DOI (10.xxxx/…) or a URL. Empty: napari-convnet.",
+}

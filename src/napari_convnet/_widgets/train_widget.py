@@ -36,6 +36,7 @@ from napari_convnet._widgets.curves import CurvesCanvas
 from napari_convnet._widgets.dataset_widget import DatasetWidget
 from napari_convnet._widgets.plot_style import follow_theme
 from napari_convnet._widgets.runs_table import RunsTable, options_text
+from napari_convnet._widgets.sharing_section import ExportSection, ImportSection
 from napari_convnet._widgets.tasks import EngineTask, error_message
 from napari_convnet.engine import get_engine
 from napari_convnet.errors import ConvnetError
@@ -127,6 +128,7 @@ class TrainWidget(ScrollingDock):
             self.load_path,
             Container(widgets=[self.load_button, self.save_button], layout="horizontal",
                       labels=False),
+            ImportSection(self), ExportSection(self),
             self.device, self.status, qt_section(self.curves), qt_section(self.runs),
             Container(widgets=[self.refresh_runs_button, self.export_csv_button,
                                self.export_png_button], layout="horizontal", labels=False),

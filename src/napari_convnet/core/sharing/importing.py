@@ -204,3 +204,62 @@ def _class_names(given, package, classes, where):
             f"{where}: the model has {classes} classes but {len(names)} class names were given "
             f"({shorten(names)}). Give one name per class, in the order of its outputs.")
     return names
+
+
+def describe_source(source, safe_mode=True):
+    """What :func:`import_model` would find in ``source``, without saving anything.
+
+    Returns
+    -------
+    dict
+        ``format``; ``input_shape`` ([H or None, W or None, C]); ``classes`` (after a sigmoid
+        unit becomes two); ``output`` (``"probabilities"``, ``"logits"`` or ``"sigmoid"``);
+        and from a package its ``class_names`` and ``preprocessing`` (else None).
+
+    Raises
+    ------
+    ModelError
+        As :func:`import_model` would.
+    """
+    from napari_convnet.core.sharing.classifier import SIGMOID, output_kind
+
+    source = os.fspath(source)
+    kind, package = source_kind(source), {}
+    with tempfile.TemporaryDirectory(prefix="napari-convnet-import-") as tmp:
+        weights = source
+        if kind == BIOIMAGEIO:
+            from napari_convnet.core.sharing import bioimageio
+
+            package = bioimageio.read_package(source, tmp)
+            weights = package["weights"]
+        model = bundle.load_keras_file(weights, safe_mode)
+    shape, classes = check_image_classifier(model, repr(source))
+    output = output_kind(model, shape, repr(source))
+    return {"format": kind, "input_shape": list(shape),
+            "classes": 2 if output == SIGMOID else classes, "output": output,
+            "class_names": package.get("class_names"),
+            "preprocessing": package.get("preprocessing")}
+
+
+def preview(image, input_shape, preprocessing=None):
+    """An image as the imported model would see it, to check the stated preprocessing.
+
+    Parameters
+    ----------
+    image : ndarray
+        A raw 2D image, (Y, X), (Y, X, C) or (C, Y, X), any numeric dtype.
+    input_shape : sequence of int
+        The model's (H, W, C) (H and W may come from ``preprocessing["image_size"]``).
+    preprocessing : dict, optional
+        As for :func:`import_model`.
+
+    Returns
+    -------
+    ndarray
+        float32 (H, W, C): the model input made from ``image``.
+    """
+    from napari_convnet.core.images import preprocess_array
+
+    height, width, channels = input_shape
+    config = _config((height, width, channels), dict(preprocessing or {}), "The model")
+    return preprocess_array(image, config)[0]

@@ -15,7 +15,7 @@ from napari_convnet.filenames import free_bundle_path
 from napari_convnet.run_records import read_run_records
 
 
-def _describe(ctx):
+def describe_current(ctx):
     """JSON-able description of the current model, or None."""
     meta = ctx.state.get("meta")
     if meta is None:
@@ -68,7 +68,7 @@ def load_model(ctx, path, allow_foreign=False):
     """Load a bundle (``safe_mode=True``) as the current model; return its description."""
     model, meta = load_bundle(path, allow_foreign=allow_foreign)
     ctx.state.update(model=model, meta=meta, path=os.fspath(path))
-    return _describe(ctx)
+    return describe_current(ctx)
 
 
 @handler("save_model")
@@ -86,13 +86,13 @@ def save_model(ctx, path, overwrite=False):
         )
     meta = save_bundle(model, path, meta)
     ctx.state.update(meta=meta, path=os.fspath(path))
-    return _describe(ctx)
+    return describe_current(ctx)
 
 
 @handler("current_model")
 def current_model(ctx):
     """Description of the current model (``{"meta", "path"}``), or None."""
-    return _describe(ctx)
+    return describe_current(ctx)
 
 
 @handler("list_runs")

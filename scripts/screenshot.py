@@ -195,7 +195,61 @@ def scenario_quickstart_classify(viewer):
     viewer.reset_view()
 
 
-SCENARIOS = {"quickstart-train": scenario_quickstart_train,
+_NOTEBOOK_MODEL = """
+import sys
+import keras, numpy as np
+sys.path.insert(0, sys.argv[2])
+from tests import _textures
+x = np.stack([c for i, n in enumerate(_textures.TEXTURES)
+              for c in _textures.crops(n, 32, 60, "left", i)])[..., None] / 255.0
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(16, 3, activation="relu"),
+                      keras.layers.MaxPooling2D(), keras.layers.Conv2D(16, 3, activation="relu"),
+                      keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+m.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+m.fit(x, np.repeat(np.arange(3), 60), epochs=12, verbose=0)
+m.save(sys.argv[1])
+"""
+
+
+def scenario_sharing(viewer):
+    """The Train step's import section: a notebook's .h5 (logits, x / 255) with its preview."""
+    import os
+    import subprocess
+
+    from skimage import data
+
+    root = Path(__file__).resolve().parents[1]
+    folder = Path.home() / "napari-convnet" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / "course_cnn.h5"
+    subprocess.run([sys.executable, "-c", _NOTEBOOK_MODEL, str(model), str(root)], check=True,
+                   env={**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    viewer.add_image(data.grass()[:160, :160], name="grass (scikit-image)")
+    widget = _dock(viewer, "Train")
+    section = next(w for w in widget.body if type(w).__name__ == "ImportSection")
+    section.unfold()
+    for old in folder.glob("course_cnn-imported*.keras"):
+        old.unlink()
+    section.source.value = model
+    wait_until(lambda: section.described is not None)
+    section.class_names.value = "brick, grass, gravel"
+    section.reset_choices()
+    section.preview_button.clicked()
+    wait_until(lambda: section.preview._pair is not None, 60)
+    section.import_button.clicked()
+    wait_until(lambda: widget.current is not None, 60)
+    from qtpy.QtCore import QPoint
+
+    for _ in range(20):  # let the dock lay out the unfolded section before scrolling to it
+        QApplication.processEvents()
+        time.sleep(0.05)
+    scroll = widget.body.root_native_widget
+    top = section.native.mapTo(scroll.widget(), QPoint(0, 0)).y()
+    scroll.verticalScrollBar().setValue(top - 10)
+
+
+SCENARIOS = {"sharing": scenario_sharing, "quickstart-train": scenario_quickstart_train,
              "quickstart-classify": scenario_quickstart_classify,
              "inspect": scenario_inspect, "classify": scenario_classify,
              "engine": scenario_engine, "train": scenario_train, "dataset": scenario_dataset,

@@ -56,10 +56,16 @@ class ImportSection(Folded):
         self.described = None
         self.task = None
         self.source.changed.connect(self.describe)
+        self.normalization.changed.connect(self._normalization_changed)
+        self._normalization_changed(self.normalization.value)
         self.preview_button.changed.connect(self.show_preview)
         self.import_button.changed.connect(self.start_import)
         if self.viewer is not None:
             self.native.destroyed.connect(follow_selection(self.viewer, self.image_layer))
+
+    def _normalization_changed(self, value):
+        for widget in (self.low, self.high):
+            widget.visible = value == "percentile"
 
     def preprocessing(self):
         """The preprocessing stated in the section (DataConfig fields)."""
@@ -95,6 +101,10 @@ class ImportSection(Folded):
         pre = described.get("preprocessing") or {}
         if pre.get("normalization") in options.NORMALIZATIONS:
             self.normalization.value = pre["normalization"]
+        if pre.get("percentiles"):
+            self.low.value, self.high.value = pre["percentiles"]
+        if pre.get("resize") in options.RESIZE_MODES:
+            self.resize.value = pre["resize"]
 
     def _failed(self, exc):
         message = error_message(exc)

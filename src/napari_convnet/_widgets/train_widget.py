@@ -44,6 +44,13 @@ from napari_convnet.filenames import free_bundle_path
 from napari_convnet.options import AUTO
 
 
+def model_title(meta):
+    """The preset of a bundle's model, or what an imported model was."""
+    if meta.get("preset"):
+        return meta["preset"]
+    return f"imported {(meta.get('imported') or {}).get('format', 'model')}"
+
+
 def models_folder(root):
     """Default folder for models trained on ``root``: a sibling ``<name>-models`` folder.
 
@@ -292,7 +299,7 @@ class TrainWidget(ScrollingDock):
                   "continue_current": continue_current, "overwrite": overwrite}
         if continue_current:
             history = self.current["meta"].get("history", {})
-            label = f"{self.current['meta'].get('preset')} (continued)"
+            label = f"{model_title(self.current['meta'])} (continued)"
             # a continued model keeps its preprocessing; only split fractions and seed apply
             config = self.data.config()
             kwargs["data_config"] = {k: config[k] for k in ("validation_split", "seed")}
@@ -355,7 +362,7 @@ class TrainWidget(ScrollingDock):
     def _set_current(self, described):
         self.current = described
         meta = described["meta"]
-        self.status.value = (f"Current model: {meta.get('preset')} · classes "
+        self.status.value = (f"Current model: {model_title(meta)} · classes "
                              f"{', '.join(meta['class_names'])} · {described.get('path')}")
         self.device.value = backends.describe(self.engine.info)
 
@@ -374,7 +381,7 @@ class TrainWidget(ScrollingDock):
 
     def _loaded(self, described, stopped):
         self._set_current(described)
-        self.curves.start_live(f"{described['meta'].get('preset')} (loaded)",
+        self.curves.start_live(f"{model_title(described['meta'])} (loaded)",
                                described["meta"].get("history"))
         self.refresh_runs()
 

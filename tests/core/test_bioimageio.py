@@ -6,6 +6,8 @@ package can express; the images given to bioimageio.core are the raw PNG files.
 """
 
 import os
+import subprocess
+import sys
 import zipfile
 
 import keras
@@ -177,3 +179,20 @@ def test_cli_export_writes_both_and_checks_them(package, folders, tmp_path, caps
     assert main(["export", str(root / "model.keras"), "--bioimageio",
                  str(tmp_path / "q.zip")]) == 2
     assert "--author" in capsys.readouterr().err
+
+
+def test_bioimageio_command_line_test_passes(package):
+    """`bioimageio test ./pkg.zip`, the command the Model Zoo's maintainers run."""
+    root, _, _ = package
+    if request_param(root) != "percentile":
+        pytest.skip("the command is run on one package: each takes ~15 s")
+    command = os.path.join(os.path.dirname(sys.executable), "bioimageio")
+    run = subprocess.run([command, "test", str((root / "model.zip").resolve())],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "KERAS_BACKEND": keras.backend.backend()})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+
+
+def request_param(root):
+    """The normalisation of a ``package`` fixture's folder (it is named after it)."""
+    return next(n for n in ("percentile", "dataset", "range") if root.name.startswith(n))

@@ -205,3 +205,19 @@ def test_engine_logs_fall_back_to_the_temp_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("LOCALAPPDATA", str(blocker))
     monkeypatch.setenv("HOME", str(blocker))
     assert process.log_folder() == tempfile.gettempdir()
+
+
+def test_tensorflow_warnings_after_the_quiet_import_still_print():
+    """TensorFlow's logger, made while standard error was swapped, writes to the real one."""
+    script = textwrap.dedent("""
+        import logging
+        from napari_convnet.cli import _quiet
+        _quiet.import_backend("tensorflow")
+        import tensorflow as tf
+        tf.get_logger().warning("a warning after the import")
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "a warning after the import" in run.stderr
+    assert "Logging error" not in run.stderr and "closed file" not in run.stderr

@@ -17,8 +17,10 @@ from tests import _textures
 
 from napari_convnet.core.bundle import load_bundle
 from napari_convnet.core.evaluation import evaluate_folder
+from napari_convnet.core.gradcam import grad_cam
 from napari_convnet.core.images import read_image
 from napari_convnet.core.inspection import feature_maps, kernels
+from napari_convnet.core.prediction import classify_image
 from napari_convnet.core.sharing import onnx_export
 from napari_convnet.core.sharing.importing import import_model
 from napari_convnet.core.training import TrainConfig, train_from_folder
@@ -89,6 +91,13 @@ def test_notebook_model_becomes_a_bundle(notebook, tmp_path, suffix):
     image = _textures.crops("brick", 48, 1, "right", 3)[0]
     maps = feature_maps(bundle_model, bundle_meta, image, "conv2")
     assert maps["maps"].shape[0] == 16 and maps["input_shape"] == (48, 48)
+    # an image of another size is fitted by the stated resize rule (pad: the same as padding
+    # it by hand to 48 x 48 and shrinking, as the notebook would have to)
+    answer = classify_image(bundle_model, bundle_meta, image)
+    assert answer["class_name"] in NAMES and abs(sum(answer["probabilities"]) - 1) < 1e-5
+    cam = grad_cam(bundle_model, bundle_meta, image)
+    assert cam["heatmap"].shape == (48, 48) and cam["layer"] == "conv2"
+    assert 0 <= cam["heatmap"].min() and cam["heatmap"].max() <= 1
 
 
 def _config(meta):

@@ -12,6 +12,7 @@ writing to the terminal. What the libraries wrote is shown only if the import fa
 import contextlib
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import tempfile
@@ -77,13 +78,29 @@ def native_stderr_captured(enabled=True):
 
 
 def _restore(saved, python_stderr):
-    """Point descriptor 2 at the real standard error again and put ``sys.stderr`` back."""
+    """Point descriptor 2 at the real standard error again and put ``sys.stderr`` back.
+
+    Logging handlers created meanwhile (TensorFlow's logger takes ``sys.stderr`` when it is
+    first used) are moved to the real stream, so a later warning is not lost to a closed one.
+    """
     if sys.stderr is not python_stderr:
-        sys.stderr.flush()
-        sys.stderr.close()
+        swapped = sys.stderr
+        swapped.flush()
+        _move_handlers(swapped, python_stderr)
+        swapped.close()
         sys.stderr = python_stderr
     os.dup2(saved, _STDERR_FD)
     os.close(saved)
+
+
+def _move_handlers(old, new):
+    """``StreamHandler``s writing to ``old`` write to ``new`` from now on."""
+    loggers = [logging.getLogger()] + [logging.getLogger(name)
+                                       for name in list(logging.Logger.manager.loggerDict)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+                handler.setStream(new)
 
 
 def import_backend(name):

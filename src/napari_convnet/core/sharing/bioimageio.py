@@ -17,6 +17,7 @@ before the image enters the package: the README says so, and the test input show
 import contextlib
 import dataclasses
 import io
+import logging
 import os
 import tempfile
 import zipfile
@@ -25,6 +26,7 @@ import keras
 import numpy as np
 
 from napari_convnet import __version__
+from napari_convnet.core.sharing import package_contents as contents
 from napari_convnet.core.sharing.classifier import inference_copy
 from napari_convnet.errors import ConvnetError, ModelError, shorten
 
@@ -32,8 +34,6 @@ from napari_convnet.errors import ConvnetError, ModelError, shorten
 WEIGHTS, ONNX, RDF = "model.keras", "model.onnx", "rdf.yaml"
 TEST_INPUT, TEST_OUTPUT, COVER, README = ("test_input.npy", "test_output.npy", "cover.png",
                                           "README.md")
-#: Test images taken from the training folder: one per class, at most this many.
-TEST_IMAGES = 8
 _INSTALL = 'pip install "napari-convnet[share]"'
 
 
@@ -93,179 +93,6 @@ def _cite(text):
     return {"text": text.strip(), "url": "https://github.com/napari-convnet/napari-convnet"}
 
 
-def preprocessing_steps(config, dtype_max=None):
-    """bioimage.io pre-processing of a DataConfig's normalisation (list of dicts).
-
-    Parameters
-    ----------
-    config : DataConfig
-    dtype_max : float, optional
-        ``range``: the maximum of the images' integer dtype (255, 65535...); None for float
-        images, which ``range`` leaves as they are.
-    """
-    steps = [{"id": "ensure_dtype", "kwargs": {"dtype": "float32"}}]
-    rule = config.normalization
-    if rule == "percentile":
-        low, high = config.percentiles
-        steps.append({"id": "scale_range", "kwargs": {
-            "axes": ["y", "x", "channel"], "min_percentile": low, "max_percentile": high}})
-    elif rule == "dataset":
-        gain = [1.0 / (hi - lo) for lo, hi in config.levels]
-        offset = [-lo / (hi - lo) for lo, hi in config.levels]
-        steps.append({"id": "scale_linear", "kwargs": {"axis": "channel", "gain": gain,
-                                                        "offset": offset}})
-    elif rule == "range" and dtype_max:
-        steps.append({"id": "scale_linear", "kwargs": {"gain": 1.0 / dtype_max}})
-    return steps
-
-
-def normalization_of(steps, channels):
-    """The DataConfig normalisation fields bioimage.io pre-processing ``steps`` stand for.
-
-    ``channels`` is the input's channel count (one scalar gain stands for all of them).
-
-    Raises
-    ------
-    ModelError
-        A step napari-convnet has no equivalent of (the step is named).
-    """
-    steps = [s for s in steps if s["id"] != "ensure_dtype"]
-    if not steps:
-        return {"normalization": "none"}
-    if len(steps) == 1 and steps[0]["id"] == "scale_range":
-        kwargs = steps[0].get("kwargs") or {}
-        return {"normalization": "percentile",
-                "percentiles": (float(kwargs.get("min_percentile", 0.0)),
-                                float(kwargs.get("max_percentile", 100.0)))}
-    if len(steps) == 1 and steps[0]["id"] == "scale_linear":
-        kwargs = steps[0].get("kwargs") or {}
-        gain, offset = kwargs.get("gain", 1.0), kwargs.get("offset", 0.0)
-        gains = gain if isinstance(gain, list) else [gain]
-        offsets = offset if isinstance(offset, list) else [offset] * len(gains)
-        if len(gains) == 1:
-            gains, offsets = gains * channels, offsets * channels
-        levels = [(-o / g, (1 - o) / g) for g, o in zip(gains, offsets, strict=True)]
-        return {"normalization": "dataset", "levels": levels}
-    raise ModelError(
-        "The package's pre-processing (" + ", ".join(s["id"] for s in steps) + ") has no "
-        "napari-convnet equivalent (percentile = scale_range, fixed levels = scale_linear). "
-        "Import its Keras weights file instead and state the preprocessing.")
-
-
-def _test_images(meta, data):
-    """One training image per class (at most :data:`TEST_IMAGES`) as the package takes them.
-
-    Returns
-    -------
-    raw : ndarray
-        float32 (N, H, W, C): stack rule, channel conversion and fitting to the input size
-        applied, intensities not normalised (the package's pre-processing does that).
-    dtype_max : float or None
-        The maximum of the first image's integer dtype (for ``range``), else None.
-    paths : list of str
-    """
-    from napari_convnet.core._predict import data_config
-    from napari_convnet.core.images import prepare, to_syxc
-    from napari_convnet.core.reading import read_raw
-    from napari_convnet.core.resize import fit_size, pad_to
-    from napari_convnet.core.sharing.samples import sample_paths
-
-    config = data_config(meta)
-    raw_config = dataclasses.replace(config, normalization="none")
-    paths = sample_paths(meta, data, limit=TEST_IMAGES)
-    images, dtype_max = [], None
-    for path in paths:
-        array, axes = read_raw(path)
-        if dtype_max is None and np.issubdtype(array.dtype, np.integer):
-            dtype_max = float(np.iinfo(array.dtype).max)
-        planes = prepare(to_syxc(array, axes, config.channel_axis), raw_config, repr(path))
-        images.append(pad_to(fit_size(planes[:1], config), config.image_size))
-    return np.concatenate(images).astype(np.float32), dtype_max, paths
-
-
-def _apply_steps(raw, config, dtype_max):
-    """The package's pre-processing, as bioimage.io applies it, on float32 (N, H, W, C)."""
-    from napari_convnet.core.images import normalize_each
-
-    if config.normalization == "range":
-        return raw / np.float32(dtype_max) if dtype_max else raw
-    if config.normalization == "none":
-        return raw
-    return normalize_each(raw, config)
-
-
-def _cover(raw, probabilities, class_names):
-    """PNG bytes: the test images side by side (a 2:1 strip), each with its predicted class."""
-    from PIL import Image, ImageDraw
-
-    rows = max(1, int(np.ceil(np.sqrt(len(raw) / 2))))
-    cols, cell = 2 * rows, 128
-    cover = Image.new("RGB", (cols * cell, rows * cell), "black")
-    draw = ImageDraw.Draw(cover)
-    for i, image in enumerate(raw):
-        grey = image.mean(axis=-1) if image.shape[-1] != 3 else image
-        lo, hi = np.percentile(grey, (1, 99.8))
-        scaled = np.clip((grey - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
-        tile = Image.fromarray(scaled).resize((cell - 4, cell - 20), Image.Resampling.NEAREST)
-        x, y = (i % cols) * cell, (i // cols) * cell
-        cover.paste(tile.convert("RGB"), (x + 2, y + 2))
-        label = class_names[int(np.argmax(probabilities[i]))]
-        draw.text((x + 4, y + cell - 17), f"{label[:18]} {probabilities[i].max():.2f}",
-                  fill="white")
-    out = io.BytesIO()
-    cover.save(out, "PNG")
-    return out.getvalue()
-
-
-def _readme(meta, info, report, notes):
-    """The package's documentation: what the model is, how it was trained, how to feed it."""
-    from napari_convnet.reports import format_report
-
-    config = meta["data_config"]
-    height, width, channels = meta["input_shape"]
-    dataset = meta.get("dataset") or {}
-    metrics = meta.get("metrics") or {}
-    lines = [f"# {info.name}", "", info.description, "",
-             f"Made with napari-convnet {__version__} (Keras {keras.__version__}).", "",
-             "## Classes", "", ", ".join(f"`{n}`" for n in meta["class_names"]), "",
-             "## Input", "",
-             f"One image of {height} x {width} pixels with {channels} channel(s), axes "
-             "(batch, y, x, channel). Before an image enters the model, napari-convnet:", "",
-             f"- projects Z/T stacks by the rule `{config.get('stack_rule')}`;",
-             "- converts the channels (grey repeated, or several channels averaged to grey) "
-             f"to {channels};",
-             f"- fits the image to {height} x {width} by `{config.get('resize')}` (pad: keep "
-             "the aspect ratio and pad; crop: centre-crop; stretch).", "",
-             "bioimage.io pre-processing cannot express these steps: give the package images "
-             "that already have this size and channel count.", "",
-             f"Normalisation `{config.get('normalization')}` is in the package's "
-             "pre-processing.", ""]
-    if notes:
-        lines += ["## Notes", "", *[f"- {note}" for note in notes], ""]
-    lines += ["## Training", ""]
-    if meta.get("preset"):
-        options = ", ".join(f"{k}={v}" for k, v in (meta.get("preset_options") or {}).items())
-        lines.append(f"- Preset `{meta['preset']}`" + (f" ({options})" if options else ""))
-    if meta.get("imported"):
-        lines.append(f"- Imported from a {meta['imported'].get('format')} file")
-    if dataset:
-        totals = ", ".join(f"{k}: {v}" for k, v in (dataset.get("totals") or {}).items())
-        lines.append(f"- Data: {dataset.get('files', '?')} files ({totals})")
-    if meta.get("epochs"):
-        lines.append(f"- Epochs: {meta['epochs']}, best epoch {meta.get('best_epoch')}")
-    for key in ("best_val_accuracy", "test_accuracy"):
-        if metrics.get(key) is not None:
-            lines.append(f"- {key.replace('_', ' ')}: {metrics[key]:.3f}")
-    lines.append("")
-    if report is not None:
-        where = "test split" if report.get("split") == "test" else "all images"
-        lines += [f"## Evaluation ({where} of the training folder)", "", "```",
-                  format_report(report), "```", ""]
-    lines += ["## Citation", "", info.cite, "", f"Licence: {info.license}. Authors: "
-              f"{', '.join(info.authors)}.", ""]
-    return "\n".join(lines)
-
-
 def _versions():
     from napari_convnet.core.devices import backend_versions
 
@@ -273,7 +100,7 @@ def _versions():
     return versions["backend"], str(versions[versions["backend"]]).split("+")[0]
 
 
-def _rdf(meta, info, onnx_opset, has_cover=True):
+def _rdf(meta, info, onnx_opset, steps):
     height, width, channels = meta["input_shape"]
     backend, version = _versions()
     weights = {"keras_v3": {"source": WEIGHTS, "keras_version": keras.__version__.split("+")[0],
@@ -291,7 +118,7 @@ def _rdf(meta, info, onnx_opset, has_cover=True):
         "cite": [_cite(info.cite)],
         "license": info.license,
         "documentation": {"source": README},
-        "covers": [{"source": COVER}] if has_cover else [],
+        "covers": [{"source": COVER}],
         "tags": ["napari-convnet", "classification", "2d", "keras"],
         "inputs": [{
             "id": "image",
@@ -302,7 +129,7 @@ def _rdf(meta, info, onnx_opset, has_cover=True):
                       "channel_names": [f"channel{i}" for i in range(int(channels))]}],
             "test_tensor": {"source": TEST_INPUT},
             "data": {"type": "float32"},
-            "preprocessing": meta["_steps"],
+            "preprocessing": steps,
         }],
         "outputs": [{
             "id": "probabilities",
@@ -395,22 +222,22 @@ def export_package(model, meta, out, info, data=None, onnx=True, run_test=True,
     data = folder
     config = data_config(meta)
     emit({"type": "progress", "stage": "preparing test images", "done": 0, "total": 4})
-    raw, dtype_max, _ = _test_images(meta, data)
+    raw, dtype_max, _ = contents.test_images(meta, data)
     exported = inference_copy(model)
-    model_input = _apply_steps(raw, config, dtype_max)
+    model_input = contents.apply_steps(raw, config, dtype_max)
     probabilities = np.asarray(exported.predict(model_input, verbose=0), np.float32)
     report = evaluate_folder(model, meta, data)
     notes = [n for n in (meta.get("imported") or {}).get("notes", [])]
-    package_meta = {**meta, "_steps": preprocessing_steps(config, dtype_max)}
+    steps = contents.preprocessing_steps(config, dtype_max)
     with tempfile.TemporaryDirectory(prefix="napari-convnet-package-") as tmp:
         emit({"type": "progress", "stage": "writing weights", "done": 1, "total": 4})
         exported.save(os.path.join(tmp, WEIGHTS))
         opset = _onnx_weights(exported, tmp, model_input, notes) if onnx else None
         files = {TEST_INPUT: _npy(raw), TEST_OUTPUT: _npy(probabilities),
-                 COVER: _cover(raw, probabilities, meta["class_names"]),
-                 README: _readme(meta, info, report, notes).encode("utf-8")}
+                 COVER: contents.cover_png(raw, probabilities, meta["class_names"]),
+                 README: contents.readme(meta, info, report, notes).encode("utf-8")}
         _, yaml = _spec()
-        files[RDF] = yaml.safe_dump(_rdf(package_meta, info, opset), sort_keys=False,
+        files[RDF] = yaml.safe_dump(_rdf(meta, info, opset, steps), sort_keys=False,
                                     allow_unicode=True).encode("utf-8")
         emit({"type": "progress", "stage": "validating the package", "done": 2, "total": 4})
         with writing(out, "the bioimage.io package") as tmp_zip:
@@ -434,14 +261,22 @@ def export_package(model, meta, out, info, data=None, onnx=True, run_test=True,
 
 @contextlib.contextmanager
 def core_environment():
-    """Run bioimageio.core on the Keras backend already running, and leave the environment as
-    it was: its Keras adapter sets ``KERAS_BACKEND`` to its own setting (default ``torch``)
-    when first imported, which processes started later would inherit."""
+    """Run bioimageio.core on the Keras backend already running, quietly, and leave the
+    environment as it was: its Keras adapter sets ``KERAS_BACKEND`` to its own setting (default
+    ``torch``) when first imported, which processes started later would inherit."""
     saved = os.environ.get("KERAS_BACKEND")
     os.environ["KERAS_BACKEND"] = keras.backend.backend()  # read once, at its first import
+    interactive = keras.utils.is_interactive_logging_enabled()
+    keras.utils.disable_interactive_logging()  # its predict calls draw Keras progress bars
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)  # "... triggered tf.function retracing" on each test
     try:
         yield
     finally:
+        tf_logger.setLevel(level)
+        if interactive:
+            keras.utils.enable_interactive_logging()
         if saved is None:
             os.environ.pop("KERAS_BACKEND", None)
         else:
@@ -561,7 +396,7 @@ def read_package(path, folder):
         steps = [{"id": str(s.id), "kwargs": s.kwargs.model_dump(mode="json")
                   if getattr(s, "kwargs", None) is not None else {}}
                  for s in inp.preprocessing]
-        preprocessing = normalization_of(steps, channels)
+        preprocessing = contents.normalization_of(steps, channels)
     return {"name": str(descr.name), "weights": weights, "weights_format": kind,
             "class_names": [str(c) for c in outp.axes[-1].channel_names],
             "preprocessing": preprocessing}

@@ -69,9 +69,12 @@ def check_image_classifier(model, where):
 
 
 def _last_layer(model):
-    layer = model.layers[-1] if model.layers else None
-    while isinstance(layer, keras.Model) and layer.layers:
-        layer = layer.layers[-1]
+    """The layer that makes the output, inside a nested model if the model ends in one."""
+    from napari_convnet.core.geometry import last_layer
+
+    layer = last_layer(model)
+    while isinstance(layer, keras.Model):
+        layer = last_layer(layer)
     return layer
 
 

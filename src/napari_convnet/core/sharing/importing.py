@@ -105,20 +105,12 @@ def import_model(source, out, class_names=None, preprocessing=None, safe_mode=Tr
     if unknown:
         raise ModelError(f"Unknown preprocessing option(s) {shorten(unknown)}; the options are "
                          f"{', '.join(PREPROCESSING)}.")
-    notes, package = [], {}
-    with tempfile.TemporaryDirectory(prefix="napari-convnet-import-") as tmp:
-        weights = source
-        if kind == BIOIMAGEIO:
-            from napari_convnet.core.sharing import bioimageio
-
-            package = bioimageio.read_package(source, tmp)
-            weights = package["weights"]
-            notes.append(f"From the bioimage.io package {package['name']!r} "
-                         f"({package['weights_format']} weights).")
-        elif kind == KERAS_V3 and bundle.read_meta(source) is not None:
-            raise ModelError(f"{where} is a napari-convnet model bundle already: open it as it "
-                             "is (no import needed).")
-        model = bundle.load_keras_file(weights, safe_mode)
+    if kind == KERAS_V3 and bundle.read_meta(source) is not None:
+        raise ModelError(f"{where} is a napari-convnet model bundle already: open it as it is "
+                         "(no import needed).")
+    model, package = _load(source, kind, safe_mode)
+    notes = ([f"From the bioimage.io package {package['name']!r} "
+              f"({package['weights_format']} weights)."] if package else [])
     shape, _ = check_image_classifier(model, where)
     config = _config(shape, {**package.get("preprocessing", {}), **given}, where)
     shape = (*config.image_size, config.channels)
@@ -140,6 +132,18 @@ def import_model(source, out, class_names=None, preprocessing=None, safe_mode=Tr
         "imported": {"source": os.path.abspath(source), "format": kind, "notes": notes},
     }
     return model, bundle.save_bundle(model, out, meta)
+
+
+def _load(source, kind, safe_mode):
+    """The Keras model of ``source`` and, for a package, what :func:`.bioimageio.read_package`
+    read (else an empty dict)."""
+    if kind != BIOIMAGEIO:
+        return bundle.load_keras_file(source, safe_mode), {}
+    from napari_convnet.core.sharing import bioimageio
+
+    with tempfile.TemporaryDirectory(prefix="napari-convnet-import-") as tmp:
+        package = bioimageio.read_package(source, tmp)
+        return bundle.load_keras_file(package["weights"], safe_mode), package
 
 
 def _check_out(source, out, overwrite):
@@ -224,15 +228,8 @@ def describe_source(source, safe_mode=True):
     from napari_convnet.core.sharing.classifier import SIGMOID, output_kind
 
     source = os.fspath(source)
-    kind, package = source_kind(source), {}
-    with tempfile.TemporaryDirectory(prefix="napari-convnet-import-") as tmp:
-        weights = source
-        if kind == BIOIMAGEIO:
-            from napari_convnet.core.sharing import bioimageio
-
-            package = bioimageio.read_package(source, tmp)
-            weights = package["weights"]
-        model = bundle.load_keras_file(weights, safe_mode)
+    kind = source_kind(source)
+    model, package = _load(source, kind, safe_mode)
     shape, classes = check_image_classifier(model, repr(source))
     output = output_kind(model, shape, repr(source))
     return {"format": kind, "input_shape": list(shape),

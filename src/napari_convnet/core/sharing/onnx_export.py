@@ -9,6 +9,7 @@ it), and gives class probabilities ``(N, K)`` float32.
 import os
 import shutil
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -56,7 +57,9 @@ def export_onnx(model, path):
     with tempfile.TemporaryDirectory(prefix="napari-convnet-onnx-") as tmp:
         written = os.path.join(tmp, "model.onnx")
         try:
-            model.export(written, format="onnx", verbose=False)
+            with warnings.catch_warnings():  # tf2onnx's numpy 2 shim warns about np.object
+                warnings.simplefilter("ignore", FutureWarning)
+                model.export(written, format="onnx", verbose=False)
         except ImportError as exc:
             raise ModelError(
                 f"Exporting to ONNX on the {backend} backend needs {_NEEDS.get(backend, 'onnx')}"
